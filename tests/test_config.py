@@ -1,0 +1,118 @@
+import pytest
+import yaml
+
+from gantrack.config import ConfigError, flatten_params, load_params, parse_params
+
+
+def test_repository_params_are_valid(repo_root):
+    params = load_params(repo_root / "params.yaml")
+    assert params.train.generator_learning_rate == pytest.approx(2.0e-4)
+    assert params.data.dataset == "mnist_5k"
+
+
+def test_config_is_frozen(params):
+    with pytest.raises(ValueError, match="frozen"):
+        params.train.epochs = 3
+
+
+def error_for(raw) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_params(raw)
+    return str(caught.value)
+
+
+def test_unknown_key_names_path_and_allowed_keys(raw_params):
+    raw_params["train"]["epoch"] = 50
+    message = error_for(raw_params)
+    assert "train.epoch = 50: unknown key" in message
+    assert "allowed here:" in message and "epochs" in message
+
+
+def test_unknown_top_level_section(raw_params):
+    raw_params["trian"] = {"epochs": 3}
+    message = error_for(raw_params)
+    assert "trian" in message and "unknown key" in message and "train" in message
+
+
+def test_float_written_without_dot_is_explained(raw_params):
+    raw_params["train"]["generator_learning_rate"] = "2e-4"  # what YAML makes of 2e-4
+    message = error_for(raw_params)
+    assert "train.generator_learning_rate = '2e-4' (str)" in message
+    assert "write it with a dot" in message
+
+
+def test_yaml_reads_2e_minus_4_as_string():
+    # The premise of the message above, checked against the YAML library itself.
+    assert yaml.safe_load("x: 2e-4")["x"] == "2e-4"
+    assert yaml.safe_load("x: 2.0e-4")["x"] == pytest.approx(2.0e-4)
+
+
+def test_out_of_range_value_names_bound(raw_params):
+    raw_params["data"]["test_fraction"] = 1.5
+    assert "data.test_fraction = 1.5 (float): Input should be less than 1" in error_for(raw_params)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("train", "epochs", 2.5),  # float for int
+        ("train", "epochs", "3"),  # string for int: no coercion
+        ("evaluator", "augment", 1),  # int for bool
+        ("train", "loss", "wasserstein"),  # unknown variant name
+        ("data", "dataset", "cifar"),
+    ],
+)
+def test_wrong_types_and_names_are_rejected(raw_params, section, key, value):
+    raw_params[section][key] = value
+    assert f"{section}.{key} = {value!r}" in error_for(raw_params)
+
+
+def test_variant_error_lists_valid_names(raw_params):
+    raw_params["train"]["loss"] = "wasserstein"
+    assert "'non_saturating' or 'minimax'" in error_for(raw_params)
+
+
+def test_missing_key_is_reported(raw_params):
+    del raw_params["sample"]["seed"]
+    assert "sample.seed: required key is missing" in error_for(raw_params)
+
+
+def test_all_problems_reported_in_one_message(raw_params):
+    raw_params["train"]["epochs"] = 0
+    raw_params["sample"]["num_images"] = -1
+    message = error_for(raw_params)
+    assert "train.epochs" in message and "sample.num_images" in message
+
+
+def test_mnist_5k_rejects_a_source(raw_params):
+    raw_params["data"]["source"] = "/tmp/mnist.npz"
+    assert "source must be null for mnist_5k" in error_for(raw_params)
+
+
+def test_non_mapping_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_params(path)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "absent.yaml")
+
+
+def test_flatten_params_uses_dotted_names_from_params_yaml(params, raw_params):
+    flat = flatten_params(params)
+    assert flat["train.epochs"] == raw_params["train"]["epochs"]
+    assert flat["paths.metrics"] == raw_params["paths"]["metrics"]
+    assert flat["data.source"] is None
+    expected_keys = {
+        f"{section}.{key}" if isinstance(values, dict) else section
+        for section, values in raw_params.items()
+        for key in (values if isinstance(values, dict) else [None])
+    }
+    assert set(flat) == expected_keys
