@@ -5,8 +5,8 @@ import keras
 from gantrack.config import Params
 from gantrack.data import load_split
 from gantrack.evaluation import extract, score_generated
+from gantrack.evaluator import feature_extractor
 from gantrack.io import load_arrays, save_json
-from gantrack.networks import feature_extractor
 from gantrack.stage import run_stage
 from gantrack.tracking import log_artifacts, log_metrics
 

@@ -3,10 +3,10 @@
 from gantrack.callbacks import EpochReport
 from gantrack.config import Params
 from gantrack.data import load_split
+from gantrack.evaluator import train_evaluator
 from gantrack.io import atomic_path, csv_sink, load_json, save_json
 from gantrack.stage import progress_verbosity, run_stage
 from gantrack.tracking import epoch_metrics_sink, log_metrics
-from gantrack.training import train_evaluator
 
 
 def train(params: Params) -> None:

@@ -47,6 +47,13 @@ def test_stratified_split_keeps_every_class_on_both_sides():
         stratified_split(np.array([0, 0, 2]), 0.5, seed=0)
 
 
+def test_prepared_splits_are_not_sorted_by_class():
+    train, test = prepare_splits(make_raw(per_class=20), "stratified", 0.5, None, seed=0)
+    for split in (train, test):
+        first_tenth = split.labels[: len(split.labels) // 10]
+        assert len(set(first_tenth.tolist())) > 3  # a sorted split would hold one class here
+
+
 def test_subsample_per_class():
     labels = np.repeat(np.arange(3), 10)
     kept = subsample_per_class(labels, 4, seed=0)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gantrack.evaluation import NetworkOutputs, extract, frechet_between, score_generated
-from gantrack.networks import build_evaluator, feature_extractor
+from gantrack.evaluator import build_evaluator, feature_extractor
 
 
 def outputs(seed, num=200, shift=0.0, one_class=None):

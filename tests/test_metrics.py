@@ -92,6 +92,12 @@ def test_inception_score_of_one_class_is_one():
     assert inception_score(probabilities, splits=5)[0] == pytest.approx(1.0)
 
 
+def test_inception_score_parts_are_consecutive_rows():
+    # Sorted by class, each of the 10 parts holds one class: the documented caveat.
+    probabilities = np.eye(10)[np.repeat(np.arange(10), 20)]
+    assert inception_score(probabilities, splits=10)[0] == pytest.approx(1.0)
+
+
 def test_inception_score_matches_direct_formula():
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((40, 5)) * 3

@@ -68,7 +68,7 @@ def prepare_splits(
     max_images_per_class: int | None,
     seed: int,
 ) -> tuple[Split, Split]:
-    """Subsample (optional), split (stratified or the dataset's canonical one) and scale."""
+    """Subsample (optional), split (stratified or the dataset's canonical one), shuffle, scale."""
     keep = np.arange(len(raw.labels))
     if max_images_per_class is not None:
         keep = subsample_per_class(raw.labels, max_images_per_class, seed)
@@ -85,6 +85,11 @@ def prepare_splits(
         train_index, test_index = stratified_split(labels, test_fraction, seed)
     else:
         raise ValueError(f"unknown split {split!r}; valid: stratified, canonical")
+    # Store each split in a seeded random order, not sorted by class: anything that takes
+    # consecutive parts (the Inception Score's splits, a first-N preview) then sees a
+    # representative mix.
+    order = np.random.default_rng(seed)
+    train_index, test_index = order.permutation(train_index), order.permutation(test_index)
     images = raw.images[keep]
     return (
         Split(scale_images(images[train_index]), labels[train_index]),

@@ -1,4 +1,4 @@
-"""Training the GAN and the evaluator: build, compile, fit. No files, no tracking."""
+"""Training the GAN: build, compile, fit. No files, no tracking."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gantrack.config import EvaluatorConfig, TrainConfig
+from gantrack.config import TrainConfig
 from gantrack.gan import GAN
 from gantrack.losses import get_loss
-from gantrack.networks import build_discriminator, build_evaluator, build_generator
+from gantrack.networks import build_discriminator, build_generator
 
 
 def image_dataset(images: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
@@ -70,37 +70,3 @@ def train_gan(
 def images_per_epoch(num_images: int, batch_size: int) -> int:
     """Images actually seen per epoch (the partial last batch is dropped)."""
     return (num_images // batch_size) * batch_size
-
-
-def train_evaluator(
-    train_images: np.ndarray,
-    train_labels: np.ndarray,
-    num_classes: int,
-    config: EvaluatorConfig,
-    seed: int,
-    callbacks: list[keras.callbacks.Callback],
-    verbose: int | str = "auto",
-) -> keras.Model:
-    """Train the Inception-style classifier whose features and probabilities score GANs.
-
-    Adam with a cosine-decayed learning rate over all steps; sparse cross-entropy.
-    """
-    keras.utils.set_random_seed(seed)
-    evaluator = build_evaluator(train_images.shape[1:], num_classes, augment=config.augment)
-    steps = config.epochs * -(-len(train_images) // config.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
-    evaluator.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((train_images, train_labels))
-        .shuffle(len(train_images), seed=seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    evaluator.fit(
-        dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False
-    )
-    return evaluator

@@ -6,6 +6,9 @@ computed on each of ``splits`` equal parts of the images (the paper's protocol: 
 reported as the mean and standard deviation over the parts. It ranges from 1 (every image
 gets the same class distribution) to the number of classes (confident, balanced).
 
+The parts are consecutive rows, so the rows must be in random order: for images sorted by
+class every part holds one class and the score collapses towards 1.
+
 Caveat: IS depends entirely on the classifier. With gantrack's evaluator it measures
 "confidently one of the dataset's classes, all classes used", and is comparable only
 between runs scored by the same evaluator; it never looks at real images, so report the
