@@ -1,44 +1,35 @@
-"""DVC stage `evaluate`: FID and Inception Score of the samples, with their yardsticks."""
+"""DVC stage `evaluate`: every metric of the samples, per network, with its yardsticks."""
 
-import keras
+import mlflow
 
 from gantrack.config import Params
-from gantrack.data import load_split
-from gantrack.evaluation import extract, score_generated
-from gantrack.evaluator import feature_extractor
+from gantrack.evaluation import load_reference, reference_file, score_classes, score_generated
 from gantrack.io import load_arrays, save_json
-from gantrack.stage import run_stage
+from gantrack.stage import feature_network, progress_verbosity, run_stage
 from gantrack.tracking import log_artifacts, log_metrics
 
 
 def evaluate(params: Params) -> None:
     config, paths = params.evaluate, params.paths
-    evaluator = keras.models.load_model(paths.evaluator, compile=False, safe_mode=True)
-    extractor = feature_extractor(evaluator)
-    image_sets = {
-        "generated": load_arrays(paths.samples, ("images",))["images"],
-        "train": load_split(paths.train_data).images,
-        "test": load_split(paths.test_data).images,
-    }
-    outputs = {}
-    for name, images in image_sets.items():
-        outputs[name], images_per_second = extract(extractor, images, config.batch_size)
-        print(
-            f"evaluator features of {len(images)} {name} images: {images_per_second:.0f} images/s"
+    samples = load_arrays(paths.samples, ("images",))["images"]
+    metrics = {}
+    for name in config.networks:
+        network = feature_network(name, params)
+        generated, images_per_second = network.extract(
+            samples, params.networks.batch_size, verbose=progress_verbosity()
         )
-    metrics = {
-        "evaluator": score_generated(
-            outputs["generated"],
-            outputs[config.reference_split],
-            outputs["train"],
-            outputs["test"],
-            config.splits,
-        )
-    }
+        reference = load_reference(reference_file(paths.reference_dir, name))
+        metrics[name] = score_generated(generated, reference, config)
+        metrics[name]["feature_images_per_second"] = images_per_second
+        if name == "evaluator":
+            metrics[name].update(
+                score_classes(generated, reference, config.class_coverage_threshold)
+            )
+        mlflow.set_tag(f"gantrack.network.{name}", network.label)
+        print(f"{name}: FID {metrics[name]['fid']:.3f}, IS {metrics[name]['inception_score']:.3f}")
     save_json(metrics, paths.metrics)
     log_metrics(metrics)
     log_artifacts(paths.metrics)
-    print(metrics)
 
 
 def main() -> None:

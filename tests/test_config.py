@@ -116,3 +116,20 @@ def test_flatten_params_uses_dotted_names_from_params_yaml(params, raw_params):
         for key in (values if isinstance(values, dict) else [None])
     }
     assert set(flat) == expected_keys
+
+
+def test_best_generator_needs_in_training_evaluation(raw_params):
+    raw_params["sample"]["generator"] = "best"
+    raw_params["train"]["eval_every"] = 0
+    message = error_for(raw_params)
+    assert "sample.generator is 'best' but train.eval_every is 0" in message
+    assert message.count("{") == 0  # the rule's message, not a dump of the section
+
+
+def test_inception_networks_validated(raw_params):
+    raw_params["evaluate"]["inception_networks"] = ["inception_v3", "inception_v3"]
+    assert "lists a name twice" in error_for(raw_params)
+    raw_params["evaluate"]["inception_networks"] = ["inception_v4"]
+    assert "'inception_v3' or 'inception_2015'" in error_for(raw_params)
+    raw_params["evaluate"]["inception_networks"] = ["inception_2015"]
+    assert parse_params(raw_params).evaluate.networks == ("evaluator", "inception_2015")

@@ -27,9 +27,16 @@ TRACKED = [
 TINY = {
     "data": {"max_images_per_class": 20},
     "evaluator": {"epochs": 1, "batch_size": 32},
-    "train": {"epochs": 2, "batch_size": 16, "grid_rows": 2},
+    "train": {
+        "epochs": 2,
+        "batch_size": 16,
+        "grid_rows": 2,
+        "eval_num_images": 50,
+        "eval_kid_subsets": 2,
+    },
     "sample": {"num_images": 100, "grid_rows": 3},
-    "evaluate": {"splits": 2, "batch_size": 50},
+    "networks": {"batch_size": 50},
+    "evaluate": {"splits": 2, "fid_bootstrap_resamples": 10, "kid_subsets": 5},
 }
 
 
@@ -105,7 +112,12 @@ def test_repro_writes_every_output(pipeline_repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     paths = {name: repo / path for name, path in params["paths"].items()}
     for path in paths.values():
-        assert path.is_file(), f"{path} was not written"
+        assert path.exists(), f"{path} was not written"
+    for name in ("last.keras", "best.keras"):
+        assert (paths["generator"] / name).is_file()
+    assert (paths["reference_dir"] / "evaluator.npz").is_file()
+    eval_lines = paths["train_eval_log"].read_text().splitlines()
+    assert eval_lines[0] == "epoch,fid,kid,kid_std" and len(eval_lines) == 3
     card = json.loads(paths["data_card"].read_text())
     assert card["train"]["num_images"] == 160 and card["test"]["num_images"] == 40
     with np.load(paths["samples"]) as samples:
@@ -113,16 +125,28 @@ def test_repro_writes_every_output(pipeline_repo):
     log_lines = paths["train_log"].read_text().splitlines()
     assert log_lines[0].startswith("epoch,") and len(log_lines) == 3
     metrics = json.loads(paths["metrics"].read_text())["evaluator"]
-    for key in (
+    numeric = [
         "fid",
+        "fid_ci_low",
+        "fid_ci_high",
         "inception_score",
         "inception_score_std",
+        "kid",
+        "kid_std",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
         "num_images",
         "real_inception_score",
         "fid_train_test",
-    ):
+        "classes_covered",
+        "class_kl",
+    ]
+    for key in numeric:
         assert np.isfinite(metrics[key]), key
-    assert metrics["num_images"] == 100
+    assert metrics["num_images"] == 100 and len(metrics["samples_per_class"]) == 10
+    assert "comparable only within" in metrics["network"]
     assert 0.0 <= json.loads(paths["evaluator_report"].read_text())["test_accuracy"] <= 1.0
 
 
@@ -131,12 +155,16 @@ def test_one_complete_mlflow_run(pipeline_repo):
     (run_info,) = mlflow_runs(repo)
     assert run_info.info.status == "FINISHED"
     tags, run_id = run_info.data.tags, run_info.info.run_id
-    assert tags["gantrack.stages"] == "prepare,train_evaluator,train,sample,evaluate"
+    assert tags["gantrack.stages"] == (
+        "prepare,train_evaluator,reference@evaluator,train,sample,evaluate"
+    )
     assert len(tags["mlflow.source.git.commit"]) == 40 and tags["gantrack.dataset"] == "mnist_5k"
     assert run_info.data.params["train.epochs"] == "2"
     assert run_info.data.params["paths.metrics"] == "reports/metrics.json"
     client = MlflowClient()
     assert [m.step for m in client.get_metric_history(run_id, "g_loss")] == [1, 2]
+    assert [m.step for m in client.get_metric_history(run_id, "eval.fid")] == [1, 2]
+    assert "best_epoch" in run_info.data.metrics and "evaluator.kid" in run_info.data.metrics
     assert "evaluator.fid" in run_info.data.metrics
     assert "evaluator.test_accuracy" in run_info.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id)}

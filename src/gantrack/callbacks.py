@@ -68,3 +68,46 @@ class GridSnapshot(keras.callbacks.Callback):
         self.last_grid = make_grid(images, self.rows)
         for sink in self.sinks:
             sink(epoch + 1, self.last_grid)
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Every ``every`` epochs, and after the last, scores images from fixed latent vectors.
+
+    ``score`` maps generated images ``(N, H, W, C)`` to a dict with at least ``fid``; each
+    scored epoch's row goes to ``sinks``, and whenever the FID improves, ``on_best`` gets the
+    epoch and the generator (to save it). GAN quality oscillates from epoch to epoch, so the
+    best scored epoch is often much better than the last.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        latent: np.ndarray,
+        score: Callable[[np.ndarray], dict[str, float]],
+        every: int,
+        sinks: list[EpochSink],
+        on_best: Callable[[int, keras.Model], None],
+    ):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.generator = generator
+        self.latent = latent
+        self.score = score
+        self.every = every
+        self.sinks = sinks
+        self.on_best = on_best
+        self.best_epoch: int | None = None
+        self.best_fid = np.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        number = epoch + 1
+        if number % self.every and number != self.params.get("epochs"):
+            return
+        images = self.generator.predict(self.latent, batch_size=500, verbose=0)
+        row = {"epoch": number, **{key: float(value) for key, value in self.score(images).items()}}
+        for sink in self.sinks:
+            sink(number, row)
+        if row["fid"] < self.best_fid:
+            self.best_fid, self.best_epoch = row["fid"], number
+            self.on_best(number, self.generator)

@@ -22,6 +22,17 @@ from gantrack.errors import GantrackError
 
 DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist")
 LOSS_NAMES = ("non_saturating", "minimax")
+INCEPTION_NETWORK_NAMES = ("inception_v3", "inception_2015")
+RESIZE_METHODS = (
+    "bilinear",
+    "bicubic",
+    "nearest",
+    "area",
+    "lanczos3",
+    "lanczos5",
+    "gaussian",
+    "mitchellcubic",
+)
 
 
 class ConfigError(GantrackError, ValueError):
@@ -43,12 +54,16 @@ class PathsConfig(_Section):
     evaluator: Path = Field(strict=False)
     evaluator_report: Path = Field(strict=False)
     evaluator_log: Path = Field(strict=False)
+    # A folder: last.keras (after the final epoch) and best.keras (lowest in-training FID).
     generator: Path = Field(strict=False)
     train_log: Path = Field(strict=False)
     train_grid: Path = Field(strict=False)
     samples: Path = Field(strict=False)
     sample_grid: Path = Field(strict=False)
     metrics: Path = Field(strict=False)
+    train_eval_log: Path = Field(strict=False)
+    # One <network>.npz of real-data statistics and features per evaluation network.
+    reference_dir: Path = Field(strict=False)
 
 
 class DataConfig(_Section):
@@ -94,19 +109,59 @@ class TrainConfig(_Section):
     beta_2: float = Field(ge=0.0, lt=1.0)
     # The per-epoch grid is grid_rows x grid_rows images from fixed latent vectors.
     grid_rows: int = Field(ge=1, le=32)
+    # Every eval_every epochs (and after the last), FID and KID with the evaluator on
+    # eval_num_images samples; the best epoch's generator is kept. 0 turns it off.
+    eval_every: int = Field(ge=0)
+    eval_num_images: int = Field(ge=2)
+    eval_kid_subsets: int = Field(ge=1)  # KID subsets of min(1000, eval_num_images)
 
 
 class SampleConfig(_Section):
+    # "best": the epoch with the lowest in-training FID (needs train.eval_every > 0);
+    # "last": the weights after the final epoch.
+    generator: Literal["best", "last"]
     num_images: int = Field(ge=1)
     seed: int = Field(ge=0)
     grid_rows: int = Field(ge=1, le=32)
 
 
+class NetworksConfig(_Section):
+    """Where the Inception networks come from (the evaluator is trained by the pipeline)."""
+
+    # A .h5 / .weights.h5 file; null looks in the Keras cache, then downloads.
+    inception_v3_weights: Path | None = Field(strict=False)
+    resize_method: Literal[RESIZE_METHODS]  # 28x28 -> 299x299 for InceptionV3
+    # classify_image_graph_def.pb from inception-2015-12-05.tgz (the published FID's graph).
+    inception_2015_graph: Path | None = Field(strict=False)
+    batch_size: int = Field(ge=1)  # images per forward pass when extracting features
+
+
 class EvaluateConfig(_Section):
+    # Networks scored besides the evaluator, which always runs (it gives the mode-collapse
+    # statistics and the in-training FID). Each has its own cached `reference` stage.
+    inception_networks: list[Literal[INCEPTION_NETWORK_NAMES]]
     # Which prepared split the generated images are compared with.
     reference_split: Literal["train", "test"]
     splits: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
+    fid_bootstrap_resamples: int = Field(ge=0)  # 0: no confidence interval
+    fid_confidence: float = Field(gt=0.0, lt=1.0)
+    kid_subsets: int = Field(ge=1)
+    kid_subset_size: int = Field(ge=2)
+    precision_recall_k: int = Field(ge=1)
+    density_coverage_k: int = Field(ge=1)
+    class_coverage_threshold: float = Field(gt=0.0, lt=1.0)
+    seed: int = Field(ge=0)  # bootstrap resamples and KID subsets
+
+    @model_validator(mode="after")
+    def _networks_listed_once(self) -> EvaluateConfig:
+        if len(set(self.inception_networks)) != len(self.inception_networks):
+            raise ValueError(f"inception_networks lists a name twice: {self.inception_networks}")
+        return self
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        """Every network scored, the evaluator first."""
+        return ("evaluator", *self.inception_networks)
 
 
 class Params(_Section):
@@ -118,7 +173,17 @@ class Params(_Section):
     evaluator: EvaluatorConfig
     train: TrainConfig
     sample: SampleConfig
+    networks: NetworksConfig
     evaluate: EvaluateConfig
+
+    @model_validator(mode="after")
+    def _best_generator_needs_evaluation(self) -> Params:
+        if self.sample.generator == "best" and self.train.eval_every == 0:
+            raise ValueError(
+                "sample.generator is 'best' but train.eval_every is 0, so no epoch is scored; "
+                "set train.eval_every >= 1 or sample.generator: last"
+            )
+        return self
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
@@ -168,6 +233,8 @@ def _explain(item: dict[str, Any]) -> str:
         return f"{key_path} = {value!r}: unknown key (misspelt?); allowed here: {allowed}"
     if kind == "missing":
         return f"{key_path}: required key is missing"
+    if kind == "value_error":  # a rule across keys of a section: the message names them
+        return f"{key_path or 'params'}: {item['msg'].removeprefix('Value error, ')}"
     message = f"{key_path} = {_describe(value)}: {item['msg']}"
     if kind in ("float_type", "float_parsing") and isinstance(value, str):
         message += f" (YAML reads {value} as a string: write it with a dot, e.g. 2.0e-4)"

@@ -40,6 +40,28 @@ def progress_verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+def feature_network(name: str, params: Params):
+    """The evaluation network ``name``, configured from params (weights paths, resizing)."""
+    from gantrack.feature_networks import load_feature_network
+
+    return load_feature_network(
+        name,
+        evaluator_path=params.paths.evaluator,
+        inception_v3_weights=params.networks.inception_v3_weights,
+        resize_method=params.networks.resize_method,
+        inception_2015_graph=params.networks.inception_2015_graph,
+        keras_home=keras_home(os.environ),
+    )
+
+
+def save_model(model, path: Path) -> None:
+    """Save a Keras model atomically (a crash leaves the previous file, never half of one)."""
+    from gantrack.io import atomic_path
+
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+
+
 def keras_home(environ: Mapping[str, str]) -> Path:
     """Keras's cache root, by Keras's own rule: ``$KERAS_HOME``, else ``~/.keras``."""
     return Path(environ.get("KERAS_HOME") or Path.home() / ".keras")
