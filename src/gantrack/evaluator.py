@@ -27,7 +27,8 @@ def build_evaluator(
 
     Stem conv -> three inception modules (parallel 1×1 / 3×3 / 5×5 / pool branches,
     concatenated) with pooling between -> global average pool -> ``features``
-    (``feature_dim``, ReLU; FID's features) -> dropout -> softmax (IS's probabilities).
+    (``feature_dim``, linear: FID's features) -> ReLU -> dropout -> softmax (IS's
+    probabilities).
     Augmentation layers are active only in training.
     """
     images = keras.Input(image_shape, name="images")
@@ -43,8 +44,10 @@ def build_evaluator(
     x = layers.MaxPooling2D(2)(x)  # (batch, 7, 7, 112)
     x = _inception_module(x, (48, 48, 64, 16, 32, 32))  # (batch, 7, 7, 176)
     x = layers.GlobalAveragePooling2D()(x)
-    features = layers.Dense(feature_dim, activation="relu", name=EVALUATOR_FEATURES)(x)
-    x = layers.Dropout(0.3)(features)
+    # FID reads the features *before* the ReLU: a unit that is dead (always 0) after it
+    # would make every covariance singular.
+    features = layers.Dense(feature_dim, name=EVALUATOR_FEATURES)(x)
+    x = layers.Dropout(0.3)(layers.ReLU()(features))
     probabilities = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(images, probabilities, name="evaluator")
 
