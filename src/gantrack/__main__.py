@@ -1,0 +1,27 @@
+"""``python -m gantrack <command> ...``: the project's command-line tools.
+
+Each command is a module with a ``main(argv: list[str]) -> int``; it is imported only
+when called, so ``python -m gantrack --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        lines = [f"  {name:<10} {help_text}" for name, (_, help_text) in sorted(COMMANDS.items())]
+        print("usage: python -m gantrack <command> [options]\n\ncommands:\n" + "\n".join(lines))
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module_name, _ = COMMANDS[argv[0]]
+    return importlib.import_module(module_name).main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
