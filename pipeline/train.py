@@ -1,20 +1,38 @@
-"""DVC stage `train`: train the GAN, logging every epoch's means, image grid and FID."""
+"""DVC stage `train`: train the GAN, logging every epoch; checkpoint, and resume if killed."""
 
 from pathlib import Path
 
-from gantrack.callbacks import EpochReport, GridSnapshot, PeriodicEvaluation
+import numpy as np
+
+from gantrack.callbacks import (
+    EpochReport,
+    GridSnapshot,
+    NonFiniteLossCheck,
+    PeriodicCheckpoint,
+    PeriodicEvaluation,
+)
+from gantrack.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from gantrack.config import Params
 from gantrack.data import load_split
 from gantrack.evaluation import load_reference, quick_scorer, reference_file
 from gantrack.images import save_png
-from gantrack.io import csv_sink
-from gantrack.sampling import latent_vectors
-from gantrack.stage import feature_network, progress_verbosity, run_stage, save_model
+from gantrack.io import atomic_path, csv_sink
+from gantrack.sampling import class_labels, generator_inputs, grid_inputs, latent_vectors
+from gantrack.stage import (
+    deterministic_ops,
+    feature_network,
+    progress_verbosity,
+    run_stage,
+    save_model,
+    training_fingerprint,
+)
 from gantrack.tracking import epoch_metrics_sink, grid_image_sink, log_artifacts, log_metrics
-from gantrack.training import build_gan, images_per_epoch, train_gan
+from gantrack.training import build_gan, build_state, images_per_epoch, train_gan
 
 
-def periodic_evaluation(params: Params, generator, best_path: Path) -> PeriodicEvaluation:
+def periodic_evaluation(
+    params: Params, generator, best_path: Path, num_classes: int | None
+) -> PeriodicEvaluation:
     """FID and KID with the evaluator every `train.eval_every` epochs; saves the best."""
     config = params.train
     network = feature_network("evaluator", params)
@@ -24,9 +42,10 @@ def periodic_evaluation(params: Params, generator, best_path: Path) -> PeriodicE
     )
     # Latent vectors of their own seed, apart from the grid's, fixed for every epoch.
     latent = latent_vectors(config.eval_num_images, config.latent_dim, params.seed + 1)
+    labels = None if num_classes is None else class_labels(len(latent), num_classes)
     return PeriodicEvaluation(
         generator,
-        latent,
+        generator_inputs(latent, labels),
         score=lambda images: scorer(network.extract(images, 500, verbose=0)[0]),
         every=config.eval_every,
         sinks=[csv_sink(params.paths.train_eval_log), epoch_metrics_sink("eval")],
@@ -34,23 +53,73 @@ def periodic_evaluation(params: Params, generator, best_path: Path) -> PeriodicE
     )
 
 
+def resume(params: Params, gan, fingerprint: str, report, evaluation, best_path: Path) -> int:
+    """Restore the last checkpoint if it was made by these very settings; its epoch, or 0."""
+    checkpoint = latest_checkpoint(params.paths.checkpoints)
+    if checkpoint is None:
+        return 0
+    if checkpoint.fingerprint != fingerprint:
+        print(
+            f"checkpoint {checkpoint.path} was made with other params, data or code: "
+            "not resuming it; training from the start"
+        )
+        return 0
+    build_state(gan)
+    restore_checkpoint(checkpoint, gan)
+    report.replay(checkpoint.history["train_log"])
+    if evaluation is not None:
+        evaluation.replay(checkpoint.history["train_eval"])
+        if (best := checkpoint.file("best.keras")) is not None:
+            with atomic_path(best_path) as temporary:
+                temporary.write_bytes(best.read_bytes())
+    print(f"resuming from {checkpoint.path} after epoch {checkpoint.epoch}")
+    return checkpoint.epoch
+
+
 def train(params: Params) -> None:
     config, paths = params.train, params.paths
-    images = load_split(paths.train_data).images  # (N, 28, 28, 1) in [-1, 1]
-    gan = build_gan(config, images.shape[1:], params.seed)
+    deterministic_ops()  # bit-identical resume needs deterministic kernels
+    split = load_split(paths.train_data)  # images (N, H, W, C) in [-1, 1], labels (N,)
+    num_classes = int(np.max(split.labels)) + 1 if config.conditional else None
+    gan = build_gan(config, split.images.shape[1:], params.seed, num_classes)
+    generator = gan.sampling_generator  # the weight average when train.ema_decay is set
+    best_path = paths.generator / "best.keras"
     report = EpochReport(
-        images_per_epoch(len(images), config.batch_size),
+        images_per_epoch(len(split.images), config.batch_size, config.critic_steps),
         sinks=[csv_sink(paths.train_log), epoch_metrics_sink()],
     )
-    grid_latent = latent_vectors(config.grid_rows**2, config.latent_dim, params.seed)
-    grids = GridSnapshot(gan.generator, grid_latent, config.grid_rows, [grid_image_sink("grids")])
-    callbacks = [report, grids]
+    inputs, rows = grid_inputs(config.latent_dim, config.grid_rows, params.seed, num_classes)
+    grids = GridSnapshot(generator, inputs, rows, [grid_image_sink("grids")])
+    callbacks = [NonFiniteLossCheck(), report, grids]
+    evaluation = None
     if config.eval_every:
-        evaluation = periodic_evaluation(params, gan.generator, paths.generator / "best.keras")
+        evaluation = periodic_evaluation(params, generator, best_path, num_classes)
         callbacks.append(evaluation)
-    train_gan(gan, images, config, params.seed, callbacks, verbose=progress_verbosity())
-    save_model(gan.generator, paths.generator / "last.keras")
-    save_png(grids.last_grid, paths.train_grid)
+    fingerprint = training_fingerprint(params, split)
+    first_epoch = resume(params, gan, fingerprint, report, evaluation, best_path)
+    if config.checkpoint_every:
+
+        def save(epoch: int) -> None:
+            history = {
+                "train_log": report.rows,
+                "train_eval": [] if evaluation is None else evaluation.rows,
+            }
+            files = {"best.keras": best_path}
+            save_checkpoint(paths.checkpoints, gan, epoch, fingerprint, history, files)
+
+        callbacks.append(PeriodicCheckpoint(config.checkpoint_every, save))
+    train_gan(
+        gan,
+        split.images,
+        config,
+        params.seed,
+        callbacks,
+        progress_verbosity(),
+        split.labels,
+        initial_epoch=first_epoch,
+    )
+    save_model(generator, paths.generator / "last.keras")
+    save_png(grids.last_grid if grids.last_grid is not None else grids.draw(), paths.train_grid)
     log_artifacts(paths.train_log)
     if config.eval_every:
         log_metrics({"best_epoch": evaluation.best_epoch, "best_fid": evaluation.best_fid})

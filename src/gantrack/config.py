@@ -21,7 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gantrack.errors import GantrackError
 
 DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist")
-LOSS_NAMES = ("non_saturating", "minimax")
+LOSS_NAMES = ("non_saturating", "minimax", "wgan_gp", "hinge", "least_squares")
+# Losses whose discriminator is a probabilistic classifier trained by cross-entropy: the
+# only ones where one-sided label smoothing (a real target of 1 - alpha) means anything.
+CROSS_ENTROPY_LOSSES = ("non_saturating", "minimax")
+AUGMENTATION_NAMES = ("translation", "cutout")
 INCEPTION_NETWORK_NAMES = ("inception_v3", "inception_2015")
 RESIZE_METHODS = (
     "bilinear",
@@ -64,6 +68,8 @@ class PathsConfig(_Section):
     train_eval_log: Path = Field(strict=False)
     # One <network>.npz of real-data statistics and features per evaluation network.
     reference_dir: Path = Field(strict=False)
+    # A folder: the training stage's last checkpoint (a DVC output with persist: true).
+    checkpoints: Path = Field(strict=False)
 
 
 class DataConfig(_Section):
@@ -103,17 +109,57 @@ class TrainConfig(_Section):
     batch_size: int = Field(ge=1)
     epochs: int = Field(ge=1)
     loss: Literal[LOSS_NAMES]
+    # WGAN-GP's lambda: weight of E[(||grad D(x_hat)||_2 - 1)^2] (wgan_gp only).
+    gradient_penalty_weight: float = Field(ge=0.0)
+    # Discriminator (critic) updates per generator update (WGAN-GP's n_critic); 1 updates
+    # both from the same forward pass, as the seed does.
+    critic_steps: int = Field(ge=1, le=20)
+    # R1 penalty weight gamma: gamma/2 * E[||grad D(x)||^2] on real images (0: off).
+    r1_gamma: float = Field(ge=0.0)
+    # One-sided label smoothing: real target 1 - alpha (cross-entropy losses only; 0: off).
+    label_smoothing: float = Field(ge=0.0, lt=0.5)
+    spectral_norm: bool  # keras.layers.SpectralNormalization on the discriminator's layers
+    # Exponential moving average of the generator's weights (null: off). When on, the saved
+    # generators and the in-training evaluation use the averaged weights.
+    ema_decay: float | None = Field(gt=0.0, lt=1.0)
+    # DiffAugment policies applied to real and generated images alike ([]: off).
+    diffaugment: list[Literal[AUGMENTATION_NAMES]]
+    # Labels enter generator and discriminator; sample.label picks the class to draw.
+    conditional: bool
+    # mixed_float16 compute with loss scaling (for GPUs; slower on a CPU).
+    mixed_precision: bool
+    # Save a checkpoint every N epochs (and after the last) to paths.checkpoints; a rerun
+    # with the same params resumes from it. 0: no checkpoints.
+    checkpoint_every: int = Field(ge=0)
     generator_learning_rate: float = Field(gt=0.0)
     discriminator_learning_rate: float = Field(gt=0.0)
     beta_1: float = Field(ge=0.0, lt=1.0)
     beta_2: float = Field(ge=0.0, lt=1.0)
-    # The per-epoch grid is grid_rows x grid_rows images from fixed latent vectors.
+    # The per-epoch grid is grid_rows x grid_rows images from fixed latent vectors
+    # (conditional: one row per class, grid_rows columns).
     grid_rows: int = Field(ge=1, le=32)
     # Every eval_every epochs (and after the last), FID and KID with the evaluator on
     # eval_num_images samples; the best epoch's generator is kept. 0 turns it off.
     eval_every: int = Field(ge=0)
     eval_num_images: int = Field(ge=2)
     eval_kid_subsets: int = Field(ge=1)  # KID subsets of min(1000, eval_num_images)
+
+    @model_validator(mode="after")
+    def _stabilisers_fit_loss(self) -> TrainConfig:
+        if self.label_smoothing > 0 and self.loss not in CROSS_ENTROPY_LOSSES:
+            raise ValueError(
+                f"train.label_smoothing is {self.label_smoothing} but train.loss is "
+                f"'{self.loss}': label smoothing changes a cross-entropy target and only "
+                f"applies to {' or '.join(CROSS_ENTROPY_LOSSES)}; set label_smoothing: 0.0"
+            )
+        if self.r1_gamma > 0 and self.loss == "wgan_gp":
+            raise ValueError(
+                "train.r1_gamma > 0 with train.loss 'wgan_gp': the critic's gradients are "
+                "already penalised (gradient_penalty_weight); use one penalty, r1_gamma: 0.0"
+            )
+        if len(set(self.diffaugment)) != len(self.diffaugment):
+            raise ValueError(f"train.diffaugment lists a policy twice: {self.diffaugment}")
+        return self
 
 
 class SampleConfig(_Section):
@@ -123,6 +169,8 @@ class SampleConfig(_Section):
     num_images: int = Field(ge=1)
     seed: int = Field(ge=0)
     grid_rows: int = Field(ge=1, le=32)
+    # Conditional generators: the class to draw (null: every class in turn, evenly).
+    label: int | None = Field(ge=0)
 
 
 class NetworksConfig(_Section):
@@ -182,6 +230,11 @@ class Params(_Section):
             raise ValueError(
                 "sample.generator is 'best' but train.eval_every is 0, so no epoch is scored; "
                 "set train.eval_every >= 1 or sample.generator: last"
+            )
+        if self.sample.label is not None and not self.train.conditional:
+            raise ValueError(
+                f"sample.label is {self.sample.label} but train.conditional is false, so the "
+                "generator takes no label; set sample.label: null or train.conditional: true"
             )
         return self
 

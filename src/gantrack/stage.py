@@ -62,6 +62,57 @@ def save_model(model, path: Path) -> None:
         model.save(temporary)
 
 
+def deterministic_ops() -> None:
+    """Deterministic TensorFlow kernels for this process (bit-identical reruns and resumes).
+
+    Process-wide, so it is set here at the edge. It makes TensorFlow pick deterministic
+    kernels (and raise for ops that have none) and run tf.data deterministically.
+    """
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+# The modules whose code decides the training trajectory: a checkpoint made by other code
+# is not resumed.
+TRAINING_MODULES = (
+    "gantrack.networks",
+    "gantrack.gan",
+    "gantrack.losses",
+    "gantrack.penalties",
+    "gantrack.augment",
+    "gantrack.training",
+)
+
+
+def training_fingerprint(params: Params, split) -> str:
+    """What a checkpoint must have been made with to be resumed: see :mod:`gantrack.checkpoint`.
+
+    The train params and seed, the training data's checksum and shape, the source of the
+    training modules, and the library versions (kernels differ between versions).
+    """
+    import hashlib
+    import importlib
+    from importlib.metadata import version
+
+    from gantrack.checkpoint import fingerprint
+    from gantrack.data import array_checksum
+
+    source = hashlib.sha256()
+    for name in TRAINING_MODULES:
+        source.update(Path(importlib.import_module(name).__file__).read_bytes())
+    return fingerprint(
+        {
+            "train": params.train.model_dump(mode="json"),
+            "seed": params.seed,
+            "data": array_checksum(split.images, split.labels),
+            "shape": list(split.images.shape),
+            "code": source.hexdigest(),
+            "versions": {name: version(name) for name in ("tensorflow", "keras", "numpy")},
+        }
+    )
+
+
 def keras_home(environ: Mapping[str, str]) -> Path:
     """Keras's cache root, by Keras's own rule: ``$KERAS_HOME``, else ``~/.keras``."""
     return Path(environ.get("KERAS_HOME") or Path.home() / ".keras")
