@@ -1,11 +1,16 @@
-"""DVC stage `sample`: draw `sample.num_images` images from the chosen generator."""
+"""DVC stage `sample`: draw `sample.num_images` images from the chosen generator.
+
+A conditional generator draws class `sample.label` (null: every class in turn), and the
+grid then shows one row per class.
+"""
 
 import keras
 
 from gantrack.config import Params
 from gantrack.images import make_grid, save_png
 from gantrack.io import save_arrays
-from gantrack.sampling import generate_images
+from gantrack.networks import num_classes_of
+from gantrack.sampling import class_labels, generate_images, rows_by_class
 from gantrack.stage import run_stage
 from gantrack.tracking import log_artifacts, log_generator
 
@@ -14,11 +19,23 @@ def sample(params: Params) -> None:
     config, paths = params.sample, params.paths
     generator_path = paths.generator / f"{config.generator}.keras"
     generator = keras.models.load_model(generator_path, compile=False, safe_mode=True)
-    images = generate_images(generator, config.num_images, config.seed)
-    save_arrays(paths.samples, images=images)
-    save_png(make_grid(images[: config.grid_rows**2], config.grid_rows), paths.sample_grid)
+    num_classes = num_classes_of(generator)
+    if num_classes is None:
+        images = generate_images(generator, config.num_images, config.seed)
+        save_arrays(paths.samples, images=images)
+        grid = make_grid(images[: config.grid_rows**2], config.grid_rows)
+    else:
+        labels = class_labels(config.num_images, num_classes, config.label)
+        images = generate_images(generator, config.num_images, config.seed, labels=labels)
+        save_arrays(paths.samples, images=images, labels=labels)
+        shown = rows_by_class(images, labels, num_classes, config.grid_rows)
+        grid = make_grid(shown, num_classes)  # one row per class, grid_rows columns
+    save_png(grid, paths.sample_grid)
     log_artifacts(paths.sample_grid)
-    log_generator(generator)
+    if num_classes is None:
+        log_generator(generator)
+    else:  # the MLflow model signature (latent -> image) has no label input yet
+        print("conditional generator: not logged as an MLflow model")
     print(f"sampled {len(images)} images from {generator_path} with seed {config.seed}")
 
 

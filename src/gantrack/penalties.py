@@ -19,6 +19,7 @@ def _input_gradient_norms_squared(discriminator: Callable, images):
     Summing is exact: each image's score depends on that image alone (no batch statistics
     in the discriminator), so ∂(Σᵢ D(xᵢ))/∂xⱼ = ∂D(xⱼ)/∂xⱼ.
     """
+    images = ops.convert_to_tensor(images)  # a tape watches tensors only
     with tf.GradientTape() as tape:
         tape.watch(images)
         logits = discriminator(images)
