@@ -41,7 +41,8 @@ TINY = {
 }
 
 
-def run(command, cwd, check=True):
+def environment(cwd: Path) -> dict:
+    """The environment of a command run in the copy ``cwd``: its own src, its own MLflow store."""
     environ = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -49,7 +50,11 @@ def run(command, cwd, check=True):
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     environ.pop("MLFLOW_TRACKING_URI", None)
-    result = subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True)
+    return environ
+
+
+def run(command, cwd, check=True):
+    result = subprocess.run(command, cwd=cwd, env=environment(cwd), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
     return result

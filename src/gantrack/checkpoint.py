@@ -182,8 +182,11 @@ def restore_checkpoint(checkpoint: Checkpoint, gan) -> None:
 
 
 def _kind(path: str) -> str:
-    """A variable's path without Keras's per-process name counters: ``dense/kernel``."""
-    return re.sub(r"_\d+(?=/|$)", "", path)
+    """A variable's path without Keras's per-process name counters: ``dense/kernel``.
+
+    Counters also sit inside optimiser slot names (``adam_2/dense_2_kernel_momentum``).
+    """
+    return re.sub(r"_\d+(?=[/_]|$)", "", path)
 
 
 def _sync_folder(folder: Path) -> None:
