@@ -71,7 +71,7 @@ def test_wrong_types_and_names_are_rejected(raw_params, section, key, value):
 
 def test_variant_error_lists_valid_names(raw_params):
     raw_params["train"]["loss"] = "wasserstein"
-    assert "'non_saturating' or 'minimax'" in error_for(raw_params)
+    assert "'non_saturating', 'minimax', 'wgan_gp'" in error_for(raw_params)
 
 
 def test_missing_key_is_reported(raw_params):
@@ -135,3 +135,52 @@ def test_inception_networks_validated(raw_params):
     assert "'inception_v3' or 'inception_2015'" in error_for(raw_params)
     raw_params["evaluate"]["inception_networks"] = ["inception_2015"]
     assert parse_params(raw_params).evaluate.networks == ("evaluator", "inception_2015")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("loss", "wgan", "'wgan_gp', 'hinge' or 'least_squares'"),
+        ("diffaugment", ["flip"], "train.diffaugment.0 = 'flip' (str)"),
+        ("critic_steps", 0, "train.critic_steps = 0 (int)"),
+        ("ema_decay", 1.0, "train.ema_decay = 1.0 (float)"),
+        ("label_smoothing", 0.5, "train.label_smoothing = 0.5 (float)"),
+        ("r1_gamma", -1.0, "train.r1_gamma = -1.0 (float)"),
+        ("gradient_penalty_weight", -1.0, "train.gradient_penalty_weight = -1.0"),
+        ("spectral_norm", 1, "train.spectral_norm = 1 (int)"),
+        ("conditional", "yes", "train.conditional = 'yes' (str)"),
+        ("mixed_precision", 0, "train.mixed_precision = 0 (int)"),
+        ("checkpoint_every", -1, "train.checkpoint_every = -1 (int)"),
+    ],
+)
+def test_training_variant_params_are_validated(raw_params, key, value, expected):
+    raw_params["train"][key] = value
+    assert expected in error_for(raw_params)
+
+
+def test_training_variant_defaults_keep_the_seed_game(params):
+    train = params.train
+    assert train.loss == "non_saturating" and train.critic_steps == 1
+    assert not (train.spectral_norm or train.conditional or train.mixed_precision)
+    assert train.ema_decay is None and train.diffaugment == [] and train.r1_gamma == 0.0
+    assert train.label_smoothing == 0.0 and params.sample.label is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"loss": "hinge", "label_smoothing": 0.1}, "only applies to non_saturating or minimax"),
+        ({"loss": "wgan_gp", "r1_gamma": 1.0}, "use one penalty"),
+        ({"diffaugment": ["cutout", "cutout"]}, "lists a policy twice"),
+    ],
+)
+def test_senseless_combinations_are_rejected(raw_params, changes, expected):
+    raw_params["train"].update(changes)
+    assert expected in error_for(raw_params)
+
+
+def test_sample_label_needs_a_conditional_generator(raw_params):
+    raw_params["sample"]["label"] = 3
+    assert "sample.label is 3 but train.conditional is false" in error_for(raw_params)
+    raw_params["train"]["conditional"] = True
+    parse_params(raw_params)
