@@ -235,3 +235,25 @@ def test_default_params_give_a_usable_gan(tmp_path, repo_root):
     assert metrics["real_inception_score"] > 8.0  # the evaluator is confident on real digits
     assert metrics["inception_score"] > 3.0  # several classes, recognisably drawn
     assert metrics["fid"] < 40  # measured 22 with the defaults; 35 with twice the learning rate
+
+
+def test_experiment_with_another_loss_and_spectral_norm(pipeline_repo):
+    """`dvc exp run -S ...` end to end; the default run's checkpoint is not resumed."""
+    repo, _ = pipeline_repo
+    command = ["exp", "run", "-S", "train.loss=hinge", "-S", "train.spectral_norm=true"]
+    result = run([str(BIN / "dvc"), *command], repo)
+    ran = {
+        line.split("'")[1]
+        for line in result.stdout.splitlines()
+        if line.startswith("Running stage")
+    }
+    assert {"train", "sample", "evaluate"} <= ran and "prepare" not in ran
+    assert "made with other params, data or code: not resuming" in result.stdout
+    checkpoints = list((repo / "models/checkpoints").iterdir())
+    assert [path.name for path in checkpoints] == ["epoch_0002"]
+    metrics = json.loads((repo / "reports/metrics.json").read_text())["evaluator"]
+    assert np.isfinite(metrics["fid"])
+    latest = mlflow_runs(repo)[-1]
+    assert latest.info.status == "FINISHED"
+    assert latest.data.params["train.loss"] == "hinge"
+    assert latest.data.params["train.spectral_norm"] == "True"

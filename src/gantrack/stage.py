@@ -73,34 +73,27 @@ def deterministic_ops() -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-# The modules whose code decides the training trajectory: a checkpoint made by other code
-# is not resumed.
-TRAINING_MODULES = (
-    "gantrack.networks",
-    "gantrack.gan",
-    "gantrack.losses",
-    "gantrack.penalties",
-    "gantrack.augment",
-    "gantrack.training",
-)
-
-
 def training_fingerprint(params: Params, split) -> str:
     """What a checkpoint must have been made with to be resumed: see :mod:`gantrack.checkpoint`.
 
     The train params and seed, the training data's checksum and shape, the source of the
-    training modules, and the library versions (kernels differ between versions).
+    whole ``gantrack`` package, and the library versions (kernels differ between versions).
+    The whole package rather than the training modules alone: a checkpoint also carries
+    the logs and in-training scores so far, which other modules compute; any change in
+    the code DVC reruns `train` for therefore starts afresh, never from stale state.
     """
     import hashlib
-    import importlib
     from importlib.metadata import version
 
+    import gantrack
     from gantrack.checkpoint import fingerprint
     from gantrack.data import array_checksum
 
     source = hashlib.sha256()
-    for name in TRAINING_MODULES:
-        source.update(Path(importlib.import_module(name).__file__).read_bytes())
+    package = Path(gantrack.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        source.update(str(path.relative_to(package)).encode())
+        source.update(path.read_bytes())
     return fingerprint(
         {
             "train": params.train.model_dump(mode="json"),

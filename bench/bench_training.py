@@ -1,0 +1,200 @@
+"""Training throughput (images/s): gantrack's ``GAN.fit`` against a plain TensorFlow loop.
+
+Three trainers of the same DCGAN (``gantrack.networks``), batch, optimisers and data
+pipeline (``gantrack.training.image_dataset``), in one process on the same machine:
+
+a. ``plain``: the TensorFlow DCGAN tutorial's loop, a ``@tf.function`` step with two
+   ``GradientTape``\\ s and ``BinaryCrossentropy(from_logits=True)``, called per batch;
+b. ``gantrack``: ``train_gan`` with the train params of ``params.yaml`` (default settings)
+   and no callbacks;
+c. ``gantrack+ema+logs``: the same with ``ema_decay`` (0.999) and the stage's per-epoch
+   callbacks: ``NonFiniteLossCheck``, ``EpochReport`` with its CSV sink and ``GridSnapshot``
+   writing a PNG.
+
+The trainers take turns, one epoch each per round, so a change in the machine's load
+hits all of them alike; the first ``--warmup`` rounds (tracing) are not timed, and each
+trainer's figure is the median over the timed rounds. Epoch time excludes building the
+dataset iterator (timed from the first step to the end of the last). Images are random:
+the work per image does not depend on their values.
+
+``--deterministic`` turns on ``tf.config.experimental.enable_op_determinism()`` for the
+whole process, as the train stage does; run once with and once without to see its cost.
+
+    PYTHONPATH=src python bench/bench_training.py
+    PYTHONPATH=src python bench/bench_training.py --deterministic
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--num-images", type=int, default=2048, help="images per epoch")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (epochs)")
+    parser.add_argument("--ema-decay", type=float, default=0.999)
+    parser.add_argument("--deterministic", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+class PlainLoop:
+    """The TensorFlow DCGAN tutorial's training loop on gantrack's networks."""
+
+    def __init__(self, config, image_shape, seed: int):
+        import keras
+        import tensorflow as tf
+
+        from gantrack.networks import build_discriminator, build_generator
+
+        keras.utils.set_random_seed(seed)
+        self.config = config
+        generator = build_generator(config.latent_dim, image_shape)
+        discriminator = build_discriminator(image_shape)
+        cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+        generator_optimizer = keras.optimizers.Adam(
+            config.generator_learning_rate, config.beta_1, config.beta_2
+        )
+        discriminator_optimizer = keras.optimizers.Adam(
+            config.discriminator_learning_rate, config.beta_1, config.beta_2
+        )
+
+        @tf.function
+        def train_step(images):
+            noise = tf.random.normal([tf.shape(images)[0], config.latent_dim])
+            with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+                generated_images = generator(noise, training=True)
+                real_output = discriminator(images, training=True)
+                fake_output = discriminator(generated_images, training=True)
+                gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
+                disc_loss = cross_entropy(tf.ones_like(real_output), real_output) + (
+                    cross_entropy(tf.zeros_like(fake_output), fake_output)
+                )
+            gen_gradients = gen_tape.gradient(gen_loss, generator.trainable_variables)
+            disc_gradients = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
+            generator_optimizer.apply_gradients(
+                zip(gen_gradients, generator.trainable_variables, strict=True)
+            )
+            discriminator_optimizer.apply_gradients(
+                zip(disc_gradients, discriminator.trainable_variables, strict=True)
+            )
+            return gen_loss, disc_loss
+
+        self.train_step = train_step
+
+    def epoch(self, images: np.ndarray, seed: int, epoch: int) -> float:
+        from gantrack.training import image_dataset
+
+        iterator = iter(image_dataset(images, self.config.batch_size, seed, first_epoch=epoch))
+        start = time.perf_counter()
+        for batch in iterator:
+            losses = self.train_step(batch)
+        float(losses[0])  # wait for the last step
+        return time.perf_counter() - start
+
+
+class EpochTimer:
+    """A Keras callback recording each epoch's wall time (fit's own overhead outside)."""
+
+    def __new__(cls):
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds = time.perf_counter() - self.start
+
+        return Timer()
+
+
+class GantrackFit:
+    """gantrack's ``build_gan`` + ``train_gan``, one epoch per call."""
+
+    def __init__(self, config, image_shape, seed: int, logging_folder: Path | None = None):
+        from gantrack.callbacks import EpochReport, GridSnapshot, NonFiniteLossCheck
+        from gantrack.images import save_png
+        from gantrack.io import csv_sink
+        from gantrack.sampling import grid_inputs
+        from gantrack.training import build_gan
+
+        self.config, self.seed = config, seed
+        self.gan = build_gan(config, image_shape, seed)
+        self.timer = EpochTimer()
+        self.callbacks = []
+        if logging_folder is not None:
+            inputs, rows = grid_inputs(config.latent_dim, config.grid_rows, seed)
+            self.callbacks = [
+                NonFiniteLossCheck(),
+                EpochReport(1, sinks=[csv_sink(logging_folder / "log.csv")]),
+                GridSnapshot(
+                    self.gan.sampling_generator,
+                    inputs,
+                    rows,
+                    [lambda epoch, grid: save_png(grid, logging_folder / "grid.png")],
+                ),
+            ]
+
+    def epoch(self, images: np.ndarray, seed: int, epoch: int) -> float:
+        from gantrack.training import train_gan
+
+        config = self.config.model_copy(update={"epochs": epoch + 1})
+        callbacks = [*self.callbacks, self.timer]
+        train_gan(self.gan, images, config, seed, callbacks, verbose=0, initial_epoch=epoch)
+        return self.timer.seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    import tensorflow as tf
+
+    from gantrack.config import load_params
+    from gantrack.training import images_per_epoch
+
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    config = load_params(args.params).train
+    image_shape = (28, 28, 1)
+    rng = np.random.default_rng(args.seed)
+    images = rng.uniform(-1, 1, (args.num_images, *image_shape)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as folder:
+        trainers = {
+            "plain": PlainLoop(config, image_shape, args.seed),
+            "gantrack": GantrackFit(config, image_shape, args.seed),
+            "gantrack+ema+logs": GantrackFit(
+                config.model_copy(update={"ema_decay": args.ema_decay}),
+                image_shape,
+                args.seed,
+                Path(folder),
+            ),
+        }
+        seconds: dict[str, list[float]] = {name: [] for name in trainers}
+        for round_number in range(args.warmup + args.rounds):
+            for name, trainer in trainers.items():
+                elapsed = trainer.epoch(images, args.seed, round_number)
+                if round_number >= args.warmup:
+                    seconds[name].append(elapsed)
+    count = images_per_epoch(args.num_images, config.batch_size)
+    print(
+        f"batch {config.batch_size}, {count} images/epoch, median of {args.rounds} epochs, "
+        f"op determinism {'on' if args.deterministic else 'off'}, TensorFlow {tf.__version__}"
+    )
+    rates = {name: count / statistics.median(times) for name, times in seconds.items()}
+    for name, rate in rates.items():
+        spread = ", ".join(f"{count / t:.0f}" for t in seconds[name])
+        ratio = rate / rates["plain"]
+        print(f"{name:>18}: {rate:7.1f} images/s  ratio {ratio:.3f}  (epochs: {spread})")
+
+
+if __name__ == "__main__":
+    main()
