@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from test_pipeline import BIN, copy_project, edit_params, environment, mlflow_runs, run
 
 from gantrack.checkpoint import (
@@ -130,10 +131,16 @@ def final_state(repo: Path) -> dict[str, np.ndarray]:
 
 
 def test_training_killed_mid_run_resumes_to_identical_weights(tmp_path, repo_root):
+    """With every kind of state in play: EMA weights, DiffAugment's and the labels' RNG."""
     images = random_images(192)  # 12 steps of 16 per epoch
+    stateful = {"train": {"conditional": True, "ema_decay": 0.99, "diffaugment": ["cutout"]}}
     whole = train_repo(repo_root, tmp_path / "whole", images)
     killed = train_repo(repo_root, tmp_path / "killed", images)
+    for repo in (whole, killed):
+        edit_params(repo, stateful)
     run(train_command(), whole)
+    # A conditional GAN's grid: one row per class (10), grid_rows (2) columns.
+    assert np.asarray(Image.open(whole / "reports/train_grid.png")).shape == (302, 62)
 
     process = subprocess.Popen(
         train_command(),
