@@ -17,15 +17,16 @@ from gantrack.datasets import MNIST_CLASSES, RawDataset
 def make_raw(per_class=10, canonical=False) -> RawDataset:
     labels = np.repeat(np.arange(10), per_class)
     rng = np.random.default_rng(1)
-    images = rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
+    images = rng.integers(0, 256, (len(labels), 28, 28, 1), dtype=np.uint8)
     canonical_test = (np.arange(len(labels)) % per_class == 0) if canonical else None
     return RawDataset(images, labels, MNIST_CLASSES, "test", canonical_test)
 
 
-def test_scale_images_maps_0_255_to_minus_one_one_with_channel():
-    scaled = scale_images(np.array([[[0, 255], [127, 128]]], dtype=np.uint8))
+def test_scale_images_maps_0_255_to_minus_one_one_keeping_the_shape():
+    scaled = scale_images(np.array([[[[0], [255]], [[127], [128]]]], dtype=np.uint8))
     assert scaled.shape == (1, 2, 2, 1) and scaled.dtype == np.float32
-    assert scaled.min() == -1.0 and scaled.max() == 1.0
+    # x / 127.5 - 1, worked by hand: 0 -> -1, 255 -> 1, 127 -> -0.00392..., 128 -> 0.00392...
+    np.testing.assert_allclose(scaled.ravel(), [-1.0, 1.0, -1 / 255, 1 / 255], atol=1e-7)
 
 
 def test_stratified_split_is_disjoint_complete_proportional_and_seeded():

@@ -10,8 +10,8 @@ from gantrack.datasets import (
     CorruptDatasetError,
     DatasetNotFoundError,
     load_dataset,
-    read_idx,
 )
+from gantrack.mnist_files import read_idx
 
 
 def write_idx(path: Path, array: np.ndarray) -> Path:
@@ -67,7 +67,7 @@ def test_read_idx_rejects_bad_magic_and_truncation(tmp_path):
 
 def test_mnist_5k_is_the_offline_default(tmp_path):
     raw = load_dataset("mnist_5k", None, tmp_path)
-    assert raw.images.shape == (5000, 28, 28) and raw.images.dtype == np.uint8
+    assert raw.images.shape == (5000, 28, 28, 1) and raw.images.dtype == np.uint8
     assert np.bincount(raw.labels).tolist() == [500] * 10
     assert raw.images.max() == 255 and raw.canonical_test is None
 
@@ -76,8 +76,8 @@ def test_mnist_from_idx_folder_source(tmp_path):
     splits = fake_splits()
     folder = write_idx_folder(tmp_path / "mnist", splits, gz=False)
     raw = load_dataset("mnist", folder, tmp_path / "keras", download=failing_download)
-    assert raw.images.shape == (30, 28, 28)
-    np.testing.assert_array_equal(raw.images[:20], splits[0][0])
+    assert raw.images.shape == (30, 28, 28, 1)  # a channel axis, the pixels as stored
+    np.testing.assert_array_equal(raw.images[:20, ..., 0], splits[0][0])
     assert raw.canonical_test.sum() == 10 and raw.canonical_test[20:].all()
     assert str(folder) in raw.origin
 
@@ -130,7 +130,7 @@ def test_fashion_mnist_from_idx_source(tmp_path):
 )
 def test_fashion_mnist_from_debian_package(tmp_path):
     raw = load_dataset("fashion_mnist", None, tmp_path / "keras", download=failing_download)
-    assert raw.images.shape == (70000, 28, 28)
+    assert raw.images.shape == (70000, 28, 28, 1)
     assert np.bincount(raw.labels).tolist() == [7000] * 10
 
 
@@ -160,5 +160,6 @@ def test_folder_without_idx_files_is_named(tmp_path):
 
 
 def test_unknown_dataset_name_lists_valid_names(tmp_path):
-    with pytest.raises(ValueError, match="valid names: mnist_5k, mnist, fashion_mnist"):
-        load_dataset("cifar10", None, tmp_path)
+    valid = "valid names: mnist_5k, mnist, fashion_mnist, cifar10, image_folder, npz"
+    with pytest.raises(ValueError, match=valid):
+        load_dataset("svhn", None, tmp_path)

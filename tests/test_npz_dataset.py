@@ -93,11 +93,11 @@ def test_unreadable_files_are_named_and_absent_is_none(tmp_path):
         read_images_npz(bad)
     pickled = tmp_path / "objects.npz"
     np.savez(pickled, images=np.array([object()], dtype=object))
-    with pytest.raises(CorruptDatasetError, match="objects.npz: not a readable .npz.*Object"):
+    with pytest.raises(CorruptDatasetError, match=r"objects\.npz: not a readable \.npz.*Object"):
         read_images_npz(pickled)
     single = tmp_path / "single.npy"
     np.save(single, np.zeros((1, 8, 8), np.uint8))
-    with pytest.raises(CorruptDatasetError, match="single array, not an .npz"):
+    with pytest.raises(CorruptDatasetError, match=r"single array, not an \.npz"):
         read_images_npz(single)
     with pytest.raises(CorruptDatasetError, match="is a folder"):
         read_images_npz(tmp_path)
