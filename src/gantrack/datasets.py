@@ -217,7 +217,9 @@ def _load_cifar10(request: _Request) -> RawDataset:
     def keras_download() -> Splits:
         return _download_cifar10(request.keras_home)
 
-    download = _keras_download("cifar10", request.download or keras_download, CIFAR10_CLASSES)
+    download = _keras_download(
+        "cifar10", request.download or keras_download, CIFAR10_CLASSES, PYTHON_URL
+    )
     return _first_available("cifar10", places, how, download)
 
 
@@ -311,7 +313,12 @@ def _source_places(source: Path | None, class_names: tuple[str, ...]) -> list[Pl
     return [(f"data.source {source}", read)]
 
 
-def _keras_download(name: str, download: Downloader | None, class_names: tuple[str, ...]) -> Place:
+def _keras_download(
+    name: str,
+    download: Downloader | None,
+    class_names: tuple[str, ...],
+    origin: str = KERAS_ORIGIN,
+) -> Place:
     def run() -> RawDataset:
         if download is not None:
             splits = download()
@@ -321,7 +328,7 @@ def _keras_download(name: str, download: Downloader | None, class_names: tuple[s
             splits = getattr(keras.datasets, name).load_data()
         return _from_splits(splits, class_names, "keras_download")
 
-    return (f"Keras download of {name} from {KERAS_ORIGIN}", run)
+    return (f"Keras download of {name} from {origin}", run)
 
 
 def _first_available(
