@@ -28,6 +28,10 @@ class UnlabeledDataError(GantrackError, ValueError):
     """A stage needs class labels that the prepared data does not have."""
 
 
+class SplitError(GantrackError, ValueError):
+    """The data cannot be split as asked (too few images of a class, or in all)."""
+
+
 @dataclass(frozen=True)
 class Split:
     """Images ``(N, S, S, C)`` float32 in ``[-1, 1]``; labels ``(N,)`` int64 (or UNLABELED)."""
@@ -69,7 +73,10 @@ def stratified_split(
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
         if len(members) < 2:
-            raise ValueError(f"class {label} has {len(members)} image; a split needs at least 2")
+            raise SplitError(
+                f"class {label} has {len(members)} image; a split needs at least 2 of each "
+                "class (one to train on, one to test)"
+            )
         num_test = min(max(1, round(len(members) * test_fraction)), len(members) - 1)
         test.append(members[:num_test])
         train.append(members[num_test:])
@@ -90,7 +97,20 @@ def prepare_splits(
     """
     all_labels = raw.labels if raw.labelled else np.full(len(raw.images), UNLABELED, np.int64)
     if not raw.labelled and len(all_labels) < 2:
-        raise ValueError(f"{raw.origin} holds {len(all_labels)} image; a split needs at least 2")
+        raise SplitError(f"{raw.origin} holds {len(all_labels)} image; a split needs at least 2")
+    if raw.labelled and split == "stratified":
+        counts = np.bincount(raw.labels, minlength=len(raw.class_names))
+        too_few = [
+            f"{raw.class_names[label]!r} ({counts[label]} image)"
+            for label in np.unique(raw.labels)
+            if counts[label] < 2
+        ]
+        if too_few:
+            raise SplitError(
+                f"{raw.origin}: classes {', '.join(too_few)} have fewer than 2 images; a "
+                "stratified split needs at least 2 of each class (one to train on, one to "
+                "test). Add images to them or remove those classes"
+            )
     keep = np.arange(len(all_labels))
     if max_images_per_class is not None:
         keep = subsample_per_class(all_labels, max_images_per_class, seed)
