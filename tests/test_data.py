@@ -17,7 +17,7 @@ from gantrack.data import (
     stratified_split,
     subsample_per_class,
 )
-from gantrack.datasets import MNIST_CLASSES, RawDataset
+from gantrack.datasets import MNIST_CLASSES, RawDataset, load_dataset
 from gantrack.errors import GantrackError
 from gantrack.image_folder import SkippedFile
 
@@ -167,3 +167,17 @@ def test_evaluator_needs_labels_of_at_least_two_classes():
     one_class = {**card, "labelled": True, "num_classes": 1, "class_names": ["cats"]}
     with pytest.raises(UnlabeledDataError, match=r"at least 2 classes.*has 1"):
         evaluator_num_classes(one_class)
+
+
+def test_default_params_give_the_committed_data_checksum(params, repo_root):
+    """28 x 28 greyscale at the default 28/1: no resampling, the committed run's exact bytes."""
+    committed = json.loads((repo_root / params.paths.data_card).read_text())
+    data = params.data
+    if committed["dataset"] != data.dataset or committed["seed"] != params.seed:
+        pytest.skip("the committed data card is of other params")
+    raw = load_dataset(data.dataset, data.source, repo_root / "no-keras-home")
+    train, test = prepare_splits(
+        raw, data.split, data.test_fraction, data.max_images_per_class, params.seed
+    )
+    card = data_card(data.dataset, raw, train, test, data.split, params.seed)
+    assert card["sha256"] == committed["sha256"]
