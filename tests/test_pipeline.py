@@ -72,7 +72,8 @@ def copy_project(repo_root: Path, repo: Path) -> None:
             shutil.copy2(source, target)
 
 
-def init_and_repro(repo: Path) -> subprocess.CompletedProcess:
+def init_and_repro(repo: Path, *targets: str, check=True) -> subprocess.CompletedProcess:
+    """``git init`` + ``dvc repro [targets]`` in ``repo`` (every stage without targets)."""
     run(["git", "init", "-q"], repo)
     run(
         [
@@ -89,7 +90,7 @@ def init_and_repro(repo: Path) -> subprocess.CompletedProcess:
         repo,
     )
     run(["git", "add", "-A"], repo)
-    return run([str(BIN / "dvc"), "repro"], repo)
+    return run([str(BIN / "dvc"), "repro", *targets], repo, check=check)
 
 
 @pytest.fixture(scope="module")
