@@ -1,8 +1,10 @@
 """Local services started and stopped by process id: PostgreSQL, MLflow on it, S3 emulator."""
 
 import os
+import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,8 +18,6 @@ from gantrack.services import (
     accepts_connections,
     free_port,
     postgres_binary,
-    start_mlflow_server,
-    start_postgres,
     start_process,
     start_s3_emulator,
 )
@@ -86,55 +86,75 @@ def world_readable_dir():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture
+def tracking_server(world_readable_dir):
+    """``python -m gantrack tracking-server`` as a user runs it; yields its printed lines."""
+    command = [sys.executable, "-m", "gantrack", "tracking-server", "--dir",
+               str(world_readable_dir), "--port", str(free_port())]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line.strip())
+            if line.startswith("export MLFLOW_TRACKING_URI="):
+                break
+        assert lines and lines[-1].startswith("export"), f"server did not start: {lines}"
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+
+
 @needs_postgres
-def test_mlflow_server_on_postgresql_keeps_runs_and_proxies_artifacts(world_readable_dir):
+def test_tracking_server_on_postgresql_keeps_runs_and_proxies_artifacts(
+    tracking_server, world_readable_dir
+):
     import mlflow
     import psycopg2
     import requests
     from mlflow.tracking import MlflowClient
 
-    postgres = start_postgres(world_readable_dir / "postgres", free_port())
+    process, lines = tracking_server
+    pids = {line.split(" pid ")[0]: int(line.split(" pid ")[1].split(":")[0])
+            for line in lines if " pid " in line}  # fmt: skip
+    url = lines[-1].split("=", 1)[1]
+    (postgres_port,) = re.findall(r"@127\.0\.0\.1:(\d+)/", "\n".join(lines))
     try:
-        server = start_mlflow_server(
-            postgres.url, world_readable_dir / "artifacts", free_port(),
-            world_readable_dir / "mlflow.log",
-        )  # fmt: skip
-        try:
-            mlflow.set_tracking_uri(server.url)
-            mlflow.set_experiment("scale")
-            note = world_readable_dir / "note.txt"
-            note.write_text("kept by the server")
-            with mlflow.start_run() as run:
-                mlflow.log_param("train.loss", "hinge")
-                for epoch in (1, 2):
-                    mlflow.log_metric("eval.fid", 10.0 / epoch, step=epoch)
-                mlflow.log_artifact(str(note))
-            run_id = run.info.run_id
-            # Through the REST API, as a teammate's client sees it.
-            got = requests.get(f"{server.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id})
-            assert got.json()["run"]["data"]["params"] == [{"key": "train.loss", "value": "hinge"}]
-            history = MlflowClient(server.url).get_metric_history(run_id, "eval.fid")
-            assert [(m.step, m.value) for m in history] == [(1, 10.0), (2, 5.0)]
-            # Proxied artifacts: stored under the server's folder, not the client's path.
-            stored = list((world_readable_dir / "artifacts").rglob("note.txt"))
-            assert [p.read_text() for p in stored] == ["kept by the server"]
-            # The run really lives in PostgreSQL.
-            port = int(postgres.url.rsplit(":", 1)[1].split("/")[0])
-            with (
-                psycopg2.connect(
-                    host="127.0.0.1", port=port, user="postgres", dbname="mlflow"
-                ) as db,
-                db.cursor() as cursor,
-            ):
-                cursor.execute("SELECT status FROM runs WHERE run_uuid = %s", (run_id,))
-                assert cursor.fetchone() == ("FINISHED",)
-        finally:
-            mlflow.set_tracking_uri(None)
-            server.stop()
-        assert not alive(server.pid)
+        mlflow.set_tracking_uri(url)
+        mlflow.set_experiment("scale")
+        note = world_readable_dir / "note.txt"
+        note.write_text("kept by the server")
+        with mlflow.start_run() as run:
+            mlflow.log_param("train.loss", "hinge")
+            for epoch in (1, 2):
+                mlflow.log_metric("eval.fid", 10.0 / epoch, step=epoch)
+            mlflow.log_artifact(str(note))
     finally:
-        postgres.stop()
-    assert not alive(postgres.pid)
+        mlflow.set_tracking_uri(None)
+    run_id = run.info.run_id
+    # Through the REST API, as a teammate's client sees it.
+    got = requests.get(f"{url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=30)
+    assert got.json()["run"]["data"]["params"] == [{"key": "train.loss", "value": "hinge"}]
+    history = MlflowClient(url).get_metric_history(run_id, "eval.fid")
+    assert [(m.step, m.value) for m in history] == [(1, 10.0), (2, 5.0)]
+    # Proxied artifacts: stored under the server's folder, not at a client-side path.
+    stored = list((world_readable_dir / "artifacts").rglob("note.txt"))
+    assert [path.read_text() for path in stored] == ["kept by the server"]
+    # The run really lives in PostgreSQL.
+    with (
+        psycopg2.connect(
+            host="127.0.0.1", port=int(postgres_port), user="postgres", dbname="mlflow"
+        ) as database,
+        database.cursor() as cursor,
+    ):
+        cursor.execute("SELECT status FROM runs WHERE run_uuid = %s", (run_id,))
+        assert cursor.fetchone() == ("FINISHED",)
+    # SIGTERM (what Ctrl-C's neighbour, a CI job's end, sends) stops both by process id.
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    assert set(pids) == {"PostgreSQL", "MLflow server"}
+    assert not any(alive(pid) for pid in pids.values())
 
 
 def test_s3_emulator_serves_buckets(tmp_path):
