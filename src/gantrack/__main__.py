@@ -10,7 +10,11 @@ import importlib
 import sys
 
 # command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gate": ("gantrack.commands.gate", "compare this run's metrics with a base; exit 0/1/3"),
+    "promote": ("gantrack.commands.promote", "move the registry's champion alias if gate passed"),
+    "run-url": ("gantrack.commands.run_url", "print the MLflow link of a commit's run"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
