@@ -55,8 +55,8 @@ def resolve_version(
     """The ``ModelVersion`` given by number, else the one ``alias`` points to."""
     from mlflow.exceptions import MlflowException
 
+    aliases = model_aliases(client, model_name)  # first, so a wrong name is named as such
     if version is None:
-        aliases = model_aliases(client, model_name)
         if alias not in aliases:
             raise RegistryError(
                 f"registered model {model_name!r} has no alias {alias!r} (aliases: "
