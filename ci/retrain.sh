@@ -34,10 +34,12 @@ param() {  # a params.yaml value through the typed config: `param paths.metrics`
 print(flatten_params(load_params())[sys.argv[1]])" "$1"
 }
 
-diff_or() {  # `diff_or "what no output means" COMMAND...`: a dvc diff, never an empty section
+diff_or() {  # `diff_or "what no rows mean" COMMAND...`: a dvc diff, never an empty table
   local text
   text="$("${@:2}" 2>&1)" || text="($2 $3 $4 failed: $text)"
-  echo "${text:-$1}"
+  # `--md` prints the header and its rule even when nothing differs.
+  if [[ "$(grep -c '^|' <<<"$text")" -le 2 && "$text" != "("* ]]; then text="$1"; fi
+  echo "$text"
 }
 
 has_remote() { [[ -n "$(dvc remote list)" ]]; }

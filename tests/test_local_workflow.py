@@ -125,7 +125,7 @@ def test_local_workflow_reports_and_gates(tmp_path, repo_root):
     assert "✅ **Gate: pass** (exit 0)" in report and f"against `{hopeless}`" in report
     for metric in GATED:
         assert f"| `{metric}` |" in report
-    assert "### Params changed" in report and "### Metrics" in report
+    assert "### Params changed\n\nno params changed\n" in report and "### Metrics" in report
     assert "evaluator.fid" in report  # dvc metrics diff's table against the base
     decision = json.loads((tmp_path / "out-pass/gate.json").read_text())
     assert decision["verdict"] == "pass"
