@@ -76,18 +76,20 @@ def write_metrics(repo: Path, values: dict) -> None:
     path.write_text(json.dumps({"evaluator": {"network": "evaluator", **values}}))
 
 
-def run_workflow(repo: Path, base: str, out: Path) -> subprocess.CompletedProcess:
+def run_workflow(repo: Path, base: str, out: Path, cache: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, str(repo / RUNNER), "--source", str(repo), "--skip", "test"]
-    command += ["--base-ref", base, "--out", str(out), "--bin", str(BIN)]
+    command += ["--base-ref", base, "--out", str(out), "--bin", str(BIN), "--cache-dir", str(cache)]
     return run(command, repo, check=False)
 
 
-def test_local_workflow_reports_and_gates(tmp_path, repo_root):
+def test_local_workflow_reports_and_gates(tmp_path, repo_root, pipeline_repo):
     """Two runs of the whole workflow: against a hopeless base (pass), a perfect one (exit 1).
 
-    The second run restores every stage from the first's run cache, as CI does after
-    `dvc pull --run-cache`, so it costs seconds.
+    Both use the DVC cache of the pipeline tests' repository, which has the same code and
+    tiny params, so `dvc repro` restores stages from its run cache (as CI does after
+    `dvc pull --run-cache`) instead of training again: seconds instead of minutes.
     """
+    cache = pipeline_repo[0] / ".dvc/cache"
     repo = tmp_path / "repo"
     copy_project(repo_root, repo)
     for name in EXTRA:
@@ -104,7 +106,7 @@ def test_local_workflow_reports_and_gates(tmp_path, repo_root):
     write_metrics(repo, PERFECT)
     perfect = commit(repo, "base: perfect metrics")
 
-    first = run_workflow(repo, hopeless, tmp_path / "out-pass")
+    first = run_workflow(repo, hopeless, tmp_path / "out-pass", cache)
     log = first.stdout + first.stderr
     assert first.returncode == 0, log
     steps = [line.split()[-1] for line in first.stdout.splitlines() if line.startswith("===")]
@@ -121,6 +123,7 @@ def test_local_workflow_reports_and_gates(tmp_path, repo_root):
         "verdict",
     ]
     assert "no DVC remote configured" in log and "not main: no promotion" in log
+    assert "Running stage 'train'" not in log  # restored from the pipeline tests' run cache
     report = (tmp_path / "out-pass/report.md").read_text()
     assert "✅ **Gate: pass** (exit 0)" in report and f"against `{hopeless}`" in report
     for metric in GATED:
@@ -134,10 +137,10 @@ def test_local_workflow_reports_and_gates(tmp_path, repo_root):
     assert set(outcomes.values()) <= {"improved", "unchanged"}  # a tiny run may recall 0
     assert (tmp_path / "out-pass/samples.png").is_file()
 
-    second = run_workflow(repo, perfect, tmp_path / "out-regression")
+    second = run_workflow(repo, perfect, tmp_path / "out-regression", cache)
     log = second.stdout + second.stderr
     assert second.returncode == 1, log
-    assert "Running stage 'train'" not in log  # restored from the run cache
+    assert "Running stage 'train'" not in log
     report = (tmp_path / "out-regression/report.md").read_text()
     assert "❌ **Gate: regression** (exit 1)" in report
     assert "`fid` rose from 1e-06 to" in report
