@@ -18,7 +18,8 @@ set -euo pipefail
 
 STEPS="test remote pull repro base gate report comment push promote verdict"
 BIN="${GANTRACK_BIN:-.venv/bin}"
-export PATH="$(cd "$BIN" 2>/dev/null && pwd || echo "$BIN"):$PATH"
+BIN_PATH="$(cd "$BIN" 2>/dev/null && pwd || echo "$BIN")"
+export PATH="$BIN_PATH:$PATH"
 CI_OUT="${CI_OUT:-ci-out}"
 BASE_REF="${BASE_REF:-HEAD~1}"
 mkdir -p "$CI_OUT"

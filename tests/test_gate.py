@@ -150,6 +150,15 @@ def test_regression_wins_over_missing_data():
     assert gate(BASE, current).verdict == "regression"
 
 
+def test_relative_rule_from_a_base_of_zero():
+    result = gate(changed(kid=0.0), changed(kid=0.001))
+    assert outcomes(result)["kid"] == "regression"
+    assert "`kid` rose from 0 to 0.001 (+0.001); a relative tolerance allows no change from 0" in (
+        format_report(result)
+    )
+    assert outcomes(gate(changed(kid=0.0), changed(kid=-0.001)))["kid"] == "improved"
+
+
 def test_report_names_the_metric_and_the_change():
     report = format_report(gate(BASE, changed(fid=36.0)))
     assert report.startswith("❌ **Gate: regression** (exit 1)")

@@ -142,3 +142,11 @@ def test_promotion_and_push_only_on_main(workflow):
     assert workflow["env"]["IS_MAIN"] == (
         "${{ github.ref == 'refs/heads/main' && github.event_name != 'pull_request' }}"
     )
+
+
+def test_step_script_passes_shellcheck(repo_root):
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    result = subprocess.run([shellcheck, str(repo_root / RETRAIN)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

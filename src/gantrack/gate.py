@@ -353,11 +353,11 @@ def _sentence(item: Comparison) -> str:
     direction = "rose" if (item.change or 0) > 0 else "fell"
     relative = item.relative_change
     percent = "" if relative is None else f", {relative:+.1%}"
-    limit = f"{item.rule.tolerance:.1%}" if item.rule.relative else f"{item.rule.tolerance:g}"
+    moved = f"`{item.metric}` {direction} from {item.base:.4g} to {item.current:.4g}"
     if item.rule.relative and item.base == 0:
-        limit = "no change from 0"
+        return f"{moved} ({item.change:+.4g}); a relative tolerance allows no change from 0"
+    limit = f"{item.rule.tolerance:.1%}" if item.rule.relative else f"{item.rule.tolerance:g}"
     return (
-        f"`{item.metric}` {direction} from {item.base:.4g} to {item.current:.4g} "
-        f"({item.change:+.4g}{percent}); at most {limit} "
+        f"{moved} ({item.change:+.4g}{percent}); at most {limit} "
         f"{'lower' if item.rule.higher_is_better else 'higher'} is allowed"
     )
