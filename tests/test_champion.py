@@ -19,7 +19,7 @@ from gantrack.champion import (
 )
 
 # The tiny model below has no type hints on purpose: MLflow would then validate inputs.
-pytestmark = pytest.mark.filterwarnings("ignore:Add type hints:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")
 
 PASS = {"verdict": "pass"}
 REGRESSION = {"verdict": "regression"}
