@@ -18,9 +18,6 @@ from gantrack.champion import (
     resolve_version,
 )
 
-# The tiny model below has no type hints on purpose: MLflow would then validate inputs.
-pytestmark = pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")
-
 PASS = {"verdict": "pass"}
 REGRESSION = {"verdict": "regression"}
 
