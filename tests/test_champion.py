@@ -25,8 +25,8 @@ REGRESSION = {"verdict": "regression"}
 class Doubler(mlflow.pyfunc.PythonModel):
     """The smallest model worth registering: no framework, no weights."""
 
-    def predict(self, context, model_input, params=None):
-        return model_input * 2
+    def predict(self, context, model_input: list[float], params=None) -> list[float]:
+        return [value * 2 for value in model_input]
 
 
 @pytest.fixture(scope="module")
