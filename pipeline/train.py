@@ -80,7 +80,8 @@ def train(params: Params) -> None:
     config, paths = params.train, params.paths
     deterministic_ops()  # bit-identical resume needs deterministic kernels
     split = load_split(paths.train_data)  # images (N, H, W, C) in [-1, 1], labels (N,)
-    num_classes = int(np.max(split.labels)) + 1 if config.conditional else None
+    # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
+    num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
     gan = build_gan(config, split.images.shape[1:], params.seed, num_classes)
     generator = gan.sampling_generator  # the weight average when train.ema_decay is set
     best_path = paths.generator / "best.keras"

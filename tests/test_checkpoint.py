@@ -1,4 +1,4 @@
-"""Checkpoints: atomic saving, exact restore, resume after SIGKILL, NaN stops, DVC persist."""
+"""Checkpoints: atomic saving, exact restore, resume after SIGKILL, NaN stops, DVC reruns."""
 
 import json
 import signal
@@ -188,8 +188,10 @@ def test_nan_loss_stops_with_epoch_and_step_keeps_checkpoint_and_fails_run(tmp_p
     assert run_info.info.status == "FAILED"
 
 
-def test_dvc_keeps_persistent_outputs_when_a_killed_stage_reruns(tmp_path):
-    """What resume relies on, checked with DVC itself: `persist: true` outs survive."""
+def test_dvc_keeps_an_undeclared_folder_when_a_killed_stage_reruns(tmp_path):
+    """What resume relies on, checked with DVC itself: the stage's outputs are deleted
+    before it reruns, the checkpoint folder (not an output) survives; and the stage stays
+    run-cacheable, which an output with `persist: true` would prevent."""
     script = (
         "import json, os, pathlib, time\n"
         "seen = {'persist': os.path.exists('kept/marker'), 'plain': os.path.exists('plain')}\n"
@@ -207,7 +209,7 @@ def test_dvc_keeps_persistent_outputs_when_a_killed_stage_reruns(tmp_path):
                     "s": {
                         "cmd": f"{sys.executable} stage.py",
                         "deps": ["stage.py"],
-                        "outs": ["plain", {"kept": {"persist": True, "cache": False}}],
+                        "outs": ["plain"],
                         "metrics": [{"seen.json": {"cache": False}}],
                     }
                 }
@@ -239,3 +241,4 @@ def test_dvc_keeps_persistent_outputs_when_a_killed_stage_reruns(tmp_path):
     (tmp_path / "hang").unlink()
     run([str(BIN / "dvc"), "repro"], tmp_path)
     assert json.loads((tmp_path / "seen.json").read_text()) == {"persist": True, "plain": False}
+    assert any((tmp_path / ".dvc/cache/runs").rglob("*"))  # the stage run was run-cached

@@ -4,6 +4,7 @@ import pytest
 
 from gantrack.gan import EMA_WARMUP, METRIC_NAMES, PENALTY_METRIC
 from gantrack.training import (
+    UnconditionableDataError,
     build_gan,
     epoch_order,
     image_dataset,
@@ -134,3 +135,8 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
     np.testing.assert_array_equal(np.concatenate(stream[6:]), epoch_order(12, 7, 2))
     np.testing.assert_array_equal(np.concatenate(resumed), epoch_order(12, 7, 2))
     assert not np.array_equal(epoch_order(12, 7, 0), epoch_order(12, 7, 1))
+
+
+def test_conditional_gan_on_unlabeled_data_is_a_clear_error(params):
+    with pytest.raises(UnconditionableDataError, match=r"set train\.conditional: false"):
+        build_gan(tiny(params, conditional=True), (28, 28, 1), seed=0, num_classes=0)

@@ -1,4 +1,8 @@
-"""The real `dvc repro` in a temporary copy of the repository, with tiny params."""
+"""The real `dvc repro` in a temporary copy of the repository, with tiny params.
+
+The reproduced repository is the session fixture ``pipeline_repo`` (tests/conftest.py), so
+tests/test_local_workflow.py can restore its stages from the same run cache.
+"""
 
 import json
 import os
@@ -77,7 +81,8 @@ def copy_project(repo_root: Path, repo: Path) -> None:
             shutil.copy2(source, target)
 
 
-def init_and_repro(repo: Path) -> subprocess.CompletedProcess:
+def init_and_repro(repo: Path, *targets: str, check=True) -> subprocess.CompletedProcess:
+    """``git init`` + ``dvc repro [targets]`` in ``repo`` (every stage without targets)."""
     run(["git", "init", "-q"], repo)
     run(
         [
@@ -94,16 +99,7 @@ def init_and_repro(repo: Path) -> subprocess.CompletedProcess:
         repo,
     )
     run(["git", "add", "-A"], repo)
-    return run([str(BIN / "dvc"), "repro"], repo)
-
-
-@pytest.fixture(scope="module")
-def pipeline_repo(tmp_path_factory, repo_root):
-    """A fresh git + DVC repository with the project's pipeline and tiny params, reproduced."""
-    repo = tmp_path_factory.mktemp("repo")
-    copy_project(repo_root, repo)
-    edit_params(repo, TINY)
-    return repo, init_and_repro(repo).stdout
+    return run([str(BIN / "dvc"), "repro", *targets], repo, check=check)
 
 
 def mlflow_runs(repo: Path):

