@@ -14,6 +14,7 @@ from gantrack.callbacks import (
 from gantrack.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from gantrack.config import Params
 from gantrack.data import load_split
+from gantrack.distribute import make_strategy
 from gantrack.evaluation import load_reference, quick_scorer, reference_file
 from gantrack.images import save_png
 from gantrack.io import atomic_path, csv_sink
@@ -82,7 +83,13 @@ def train(params: Params) -> None:
     split = load_split(paths.train_data)  # images (N, H, W, C) in [-1, 1], labels (N,)
     # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
     num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
-    gan = build_gan(config, split.images.shape[1:], params.seed, num_classes)
+    # Variables made in the strategy's scope are mirrored; fit() then runs every step on
+    # all replicas (train.batch_size is the global batch).
+    strategy = make_strategy(config.distribute, config.devices)
+    with strategy.scope():
+        gan = build_gan(config, split.images.shape[1:], params.seed, num_classes)
+    if strategy.num_replicas_in_sync > 1:
+        print(f"training on {strategy.num_replicas_in_sync} replicas ({config.distribute})")
     generator = gan.sampling_generator  # the weight average when train.ema_decay is set
     best_path = paths.generator / "best.keras"
     report = EpochReport(

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gantrack.distribute import DISTRIBUTE_NAMES
 from gantrack.errors import GantrackError
 
 DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist", "cifar10", "image_folder", "npz")
@@ -153,6 +154,11 @@ class TrainConfig(_Section):
     # Save a checkpoint every N epochs (and after the last) to paths.checkpoints; a rerun
     # with the same params resumes from it. 0: no checkpoints.
     checkpoint_every: int = Field(ge=0)
+    # tf.distribute strategy: none | mirrored (local GPUs, or `devices`) | multi_worker
+    # (hosts from TF_CONFIG). batch_size is the global batch, split across replicas.
+    distribute: Literal[DISTRIBUTE_NAMES]
+    # mirrored only: the devices to mirror on (e.g. ["/gpu:0", "/gpu:1"]); null: all GPUs.
+    devices: list[str] | None = Field(min_length=1)
     generator_learning_rate: float = Field(gt=0.0)
     discriminator_learning_rate: float = Field(gt=0.0)
     beta_1: float = Field(ge=0.0, lt=1.0)
@@ -178,6 +184,11 @@ class TrainConfig(_Section):
             raise ValueError(
                 "train.r1_gamma > 0 with train.loss 'wgan_gp': the critic's gradients are "
                 "already penalised (gradient_penalty_weight); use one penalty, r1_gamma: 0.0"
+            )
+        if self.devices is not None and self.distribute != "mirrored":
+            raise ValueError(
+                f"train.devices is set but train.distribute is '{self.distribute}': devices "
+                "name what 'mirrored' mirrors on; set devices: null or distribute: mirrored"
             )
         if len(set(self.diffaugment)) != len(self.diffaugment):
             raise ValueError(f"train.diffaugment lists a policy twice: {self.diffaugment}")

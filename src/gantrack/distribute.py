@@ -119,12 +119,25 @@ def make_strategy(name: str, devices: Sequence[str] | None = None):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def scale_for_replicas(loss):
-    """``loss / R`` inside a replica, so that summed gradients average the global batch.
+def scale_for_replicas(value):
+    """``value / R`` inside a replica, so that summed gradients average the global batch.
 
-    Identity under the default strategy (R = 1).
+    Works on a loss or on its gradients (the gradient is linear). Identity when R = 1.
     """
     import tensorflow as tf
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss if replicas == 1 else loss * (1.0 / replicas)
+    return value if replicas == 1 else value * (1.0 / replicas)
+
+
+def replica_position():
+    """``(replica id, number of replicas)`` of the running replica; ``(0, 1)`` outside one.
+
+    The id is a tensor inside ``strategy.run`` (one trace serves every replica).
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica context
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from gantrack.distribute import replica_position, scale_for_replicas
 from gantrack.losses import GanLoss
 from gantrack.penalties import gradient_penalty, r1_penalty
 
@@ -90,6 +91,9 @@ class GAN(keras.Model):
             self.ema_generator.set_weights(generator.get_weights())
         names = (*METRIC_NAMES, PENALTY_METRIC) if self.has_penalty else METRIC_NAMES
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        # Both networks are built functional models; saying so stops fit() from building
+        # the GAN by calling it on a batch of images (which it does under a strategy).
+        self.built = True
 
     @property
     def has_penalty(self) -> bool:
@@ -191,7 +195,17 @@ class GAN(keras.Model):
     # -- pieces -----------------------------------------------------------------------
 
     def _latent(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.latent_seed)
+        """z ~ N(0, I) for this replica's ``batch_size`` examples.
+
+        Under a strategy with R replicas every replica draws the global batch's latents
+        from the same seed and keeps its own slice, so replicas never share latents and
+        the step sees exactly the latents one device would.
+        """
+        replica, replicas = replica_position()
+        if replicas == 1:
+            return keras.random.normal((batch_size, self.latent_dim), seed=self.latent_seed)
+        every = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.latent_seed)
+        return every[replica * batch_size : (replica + 1) * batch_size]
 
     @staticmethod
     def _inputs(images_or_latent, labels):
@@ -248,4 +262,6 @@ class GAN(keras.Model):
         # `optimizer.scale_loss` is the identity unless the optimiser is a LossScaleOptimizer
         # (mixed precision), whose apply_gradients unscales and skips steps with inf gradients.
         gradients = tape.gradient(scaled_loss, network.trainable_variables)
+        # Replicas' gradients are summed by apply_gradients: 1/R makes it the global mean.
+        gradients = [scale_for_replicas(gradient) for gradient in gradients]
         optimizer.apply_gradients(zip(gradients, network.trainable_variables, strict=True))

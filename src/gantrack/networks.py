@@ -65,6 +65,7 @@ def build_generator(
     image_shape: tuple[int, int, int] = (28, 28, 1),
     num_classes: int | None = None,
     dtype_policy: str | None = None,
+    synchronized_batch_norm: bool = False,
 ) -> keras.Model:
     """z ``(batch, latent_dim)`` [+ label ``(batch, 1)`` int] -> images ``(batch, *image_shape)``.
 
@@ -72,7 +73,9 @@ def build_generator(
     Conv2DTranspose (F/2, F/4, ..., 64; kernel 5) -> BN -> LeakyReLU, then a 7×7
     Conv2DTranspose to the channels with tanh, so outputs lie in [-1, 1] like the data.
     ``dtype_policy`` (e.g. ``"mixed_float16"``) applies to every layer but the last, which
-    stays float32 so the images are float32.
+    stays float32 so the images are float32. ``synchronized_batch_norm`` computes batch
+    statistics over the global batch across replicas (for tf.distribute), as one device
+    would, instead of over each replica's slice.
     """
     start, steps = architecture(image_shape)
     filters = BASE_FILTERS * 2**steps
@@ -86,7 +89,7 @@ def build_generator(
         x = layers.Concatenate(dtype=dtype_policy)([latent, layers.Flatten()(embedded)])
         inputs.append(label)
     x = layers.Dense(start * start * filters, use_bias=False, dtype=dtype_policy)(x)
-    x = layers.BatchNormalization(dtype=dtype_policy)(x)
+    x = layers.BatchNormalization(synchronized=synchronized_batch_norm, dtype=dtype_policy)(x)
     x = layers.LeakyReLU(dtype=dtype_policy)(x)
     x = layers.Reshape((start, start, filters), dtype=dtype_policy)(x)  # (batch, 7, 7, 256)
     for _ in range(steps):  # 28 pixels: (batch, 14, 14, 128) then (batch, 28, 28, 64)
@@ -94,7 +97,7 @@ def build_generator(
         x = layers.Conv2DTranspose(
             filters, 5, strides=2, padding="same", use_bias=False, dtype=dtype_policy
         )(x)
-        x = layers.BatchNormalization(dtype=dtype_policy)(x)
+        x = layers.BatchNormalization(synchronized=synchronized_batch_norm, dtype=dtype_policy)(x)
         x = layers.LeakyReLU(dtype=dtype_policy)(x)
     x = layers.Conv2DTranspose(image_shape[-1], 7, padding="same", use_bias=False, dtype="float32")(
         x

@@ -82,10 +82,15 @@ def image_dataset(
             return tf.gather(images_tensor, indices)
         return tf.gather(images_tensor, indices), tf.gather(labels_tensor, indices)
 
+    # Under a strategy each global batch is split across replicas (and workers) by
+    # position: DATA sharding, since there are no files to shard by.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return (
         tf.data.Dataset.from_tensor_slices(order.reshape(-1, batch_size).astype(np.int32))
         .map(gather)
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )
 
 
@@ -111,7 +116,13 @@ def build_gan(
     policy = MIXED_PRECISION_POLICY if config.mixed_precision else None
     keras.utils.set_random_seed(seed)  # weight initialisation
     gan = GAN(
-        build_generator(config.latent_dim, image_shape, classes, dtype_policy=policy),
+        build_generator(
+            config.latent_dim,
+            image_shape,
+            classes,
+            dtype_policy=policy,
+            synchronized_batch_norm=config.distribute != "none",
+        ),
         build_discriminator(image_shape, classes, config.spectral_norm, dtype_policy=policy),
         get_loss(config.loss, config.label_smoothing),
         seed=seed,
