@@ -1,5 +1,6 @@
 """DVC stage `train`: train the GAN, logging every epoch; checkpoint, and resume if killed."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from gantrack.callbacks import (
 from gantrack.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from gantrack.config import Params
 from gantrack.data import load_split
-from gantrack.distribute import make_strategy
+from gantrack.distribute import make_strategy, on_all_replicas
 from gantrack.evaluation import load_reference, quick_scorer, reference_file
 from gantrack.images import save_png
 from gantrack.io import atomic_path, csv_sink
@@ -32,11 +33,13 @@ from gantrack.training import build_gan, build_state, images_per_epoch, train_ga
 
 
 def periodic_evaluation(
-    params: Params, generator, best_path: Path, num_classes: int | None
+    params: Params, generator, best_path: Path, num_classes: int | None, strategy
 ) -> PeriodicEvaluation:
     """FID and KID with the evaluator every `train.eval_every` epochs; saves the best."""
     config = params.train
-    network = feature_network("evaluator", params)
+    with strategy.scope():  # its variables mirrored: features computed on every replica
+        network = feature_network("evaluator", params)
+    network = replace(network, run_batch=on_all_replicas(network.run_batch, strategy))
     reference = load_reference(reference_file(params.paths.reference_dir, "evaluator"))
     scorer = quick_scorer(
         reference, config.eval_kid_subsets, min(1000, config.eval_num_images), params.seed
@@ -101,7 +104,7 @@ def train(params: Params) -> None:
     callbacks = [NonFiniteLossCheck(), report, grids]
     evaluation = None
     if config.eval_every:
-        evaluation = periodic_evaluation(params, generator, best_path, num_classes)
+        evaluation = periodic_evaluation(params, generator, best_path, num_classes, strategy)
         callbacks.append(evaluation)
     fingerprint = training_fingerprint(params, split)
     first_epoch = resume(params, gan, fingerprint, report, evaluation, best_path)

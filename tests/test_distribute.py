@@ -78,3 +78,42 @@ def test_mirrored_on_two_logical_cpus_averages_the_global_batch():
     assert result.returncode == 0, result.stderr[-3000:]
     # d/dw mean((w - x)²) at w = 0 over the global batch: -2 · mean(x) = -5.
     assert float(result.stdout.strip().splitlines()[-1]) == pytest.approx(-5.0)
+
+
+def test_feature_extraction_on_two_replicas_equals_one_device():
+    script = textwrap.dedent(
+        """
+        import numpy as np, keras, tensorflow as tf
+        from gantrack.distribute import make_strategy, on_all_replicas, split_host_cpu
+        split_host_cpu(2)
+        strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+        with strategy.scope():
+            model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 3),
+                                      keras.layers.Flatten(), keras.layers.Dense(4)])
+        seen = set()
+
+        @tf.function
+        def forward(images):
+            features = model(images, training=False)
+            return features, tf.nn.softmax(features)
+
+        def run_batch(images):
+            context = tf.distribute.get_replica_context()
+            seen.add(-1 if context is None else int(context.replica_id_in_sync_group))
+            features, probabilities = forward(images)
+            return features.numpy(), probabilities.numpy()
+
+        images = np.random.default_rng(0).uniform(-1, 1, (11, 28, 28, 1)).astype("float32")
+        one = run_batch(images)
+        seen.clear()
+        both = on_all_replicas(run_batch, strategy)(images)
+        assert sorted(seen) == [0, 1], seen
+        assert np.array_equal(one[0], both[0]) and np.array_equal(one[1], both[1])
+        print("ok", both[0].shape)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok (11, 4)")

@@ -141,3 +141,35 @@ def replica_position():
     if context is None:  # cross-replica context
         return 0, 1
     return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
+def on_all_replicas(run_batch, strategy):
+    """``run_batch(images) -> (features, probabilities)`` split across the local replicas.
+
+    Each replica runs ``run_batch`` on its share of the batch (split by position, under
+    its own device scope); the outputs are concatenated in order, so the result equals one
+    device's. Returns ``run_batch`` unchanged when there is one replica. With
+    ``multi_worker`` it spreads over this host's replicas only (evaluation is the chief's).
+    """
+    import numpy as np
+
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    local_devices = len(getattr(strategy.extended, "worker_devices", ())) if strategy else 0
+    if replicas == 1 or local_devices < 2:
+        return run_batch
+
+    def run(batch):
+        parts = np.array_split(batch, local_devices)
+        indices = strategy.experimental_distribute_values_from_function(
+            lambda context: context.replica_id_in_sync_group % local_devices
+        )
+        outputs = strategy.run(lambda index: run_batch(parts[int(index)]), args=(indices,))
+        features, probabilities = outputs
+        return (
+            np.concatenate([np.asarray(v) for v in strategy.experimental_local_results(features)]),
+            np.concatenate(
+                [np.asarray(v) for v in strategy.experimental_local_results(probabilities)]
+            ),
+        )
+
+    return run
