@@ -138,8 +138,12 @@ def train(params: Params) -> None:
         print(f"best epoch {evaluation.best_epoch}: FID {evaluation.best_fid:.2f} (evaluator)")
 
 
+# What a non-chief worker of a multi_worker cluster writes to scratch instead.
+OUTPUTS = ("generator", "train_log", "train_grid", "train_eval_log", "checkpoints")
+
+
 def main() -> None:
-    run_stage("train", train)
+    run_stage("train", train, worker_outputs=OUTPUTS)
 
 
 if __name__ == "__main__":

@@ -64,3 +64,74 @@ def test_mirrored_on_two_devices_matches_one_device(repo_root):
     assert difference < 0.1
     for name in ("d_loss", "g_loss"):
         assert two["losses"][name] == pytest.approx(one["losses"][name], rel=0.05)
+
+
+def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_root):
+    """Two workers on 127.0.0.1, one short epoch: the chief's files and MLflow run only."""
+    import os
+    import time
+
+    import mlflow
+    from test_pipeline import BIN, TINY, copy_project, edit_params, run
+
+    from gantrack.services import free_port
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    copy_project(repo_root, repo)
+    edit_params(repo, TINY)
+    edit_params(repo, {"train": {"epochs": 1, "eval_every": 0, "distribute": "multi_worker"},
+                       "sample": {"generator": "last"}})  # fmt: skip
+    run(["git", "init", "-q"], repo)
+    run([str(BIN / "dvc"), "repro", "prepare"], repo)
+    before = {path for path in repo.rglob("*") if ".git" not in path.parts}
+
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    processes = []
+    for index in range(2):
+        environ = {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(repo / "src"),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "GANTRACK_EXECUTION_KEY": "multi-worker-test",
+            "TF_CONFIG": json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            ),
+        }
+        environ.pop("MLFLOW_TRACKING_URI", None)
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "pipeline/train.py"],
+                cwd=repo,
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    deadline = time.monotonic() + 600
+    outputs = []
+    for process in processes:
+        try:
+            outputs.append(process.communicate(timeout=max(1, deadline - time.monotonic()))[0])
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert [p.returncode for p in processes] == [0, 0], "\n----\n".join(o[-3000:] for o in outputs)
+    assert "not the chief" in outputs[1] and "not the chief" not in outputs[0]
+
+    # The chief's outputs, and nothing from the worker in the repository.
+    assert (repo / "models/generator/last.keras").is_file()
+    assert len((repo / "reports/train_log.csv").read_text().splitlines()) == 2  # header, 1 epoch
+    new = {
+        path.relative_to(repo).parts[0] for path in repo.rglob("*") if ".git" not in path.parts
+    } - {path.relative_to(repo).parts[0] for path in before}
+    assert new <= {"models", "mlartifacts"}, new  # the chief's generator and checkpoints
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    try:
+        runs = mlflow.search_runs(experiment_names=["gantrack"], output_format="list")
+    finally:
+        mlflow.set_tracking_uri(None)
+    train_runs = [r for r in runs if "train" in r.data.tags.get("gantrack.stages", "").split(",")]
+    assert len(train_runs) == 1 and train_runs[0].info.status == "FINISHED"

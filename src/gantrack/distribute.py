@@ -130,6 +130,20 @@ def scale_for_replicas(value):
     return value if replicas == 1 else value * (1.0 / replicas)
 
 
+def step_logs(logs: dict) -> dict:
+    """``train_step``'s scalar logs in the shape Keras's ``fit`` can reduce across workers.
+
+    Under ``MultiWorkerMirroredStrategy`` Keras 3 reduces each log with
+    ``strategy.reduce(MEAN, value, axis=0)``, which needs an axis: scalars become shape
+    ``(1,)`` and come back as scalars. Unchanged under every other strategy.
+    """
+    import tensorflow as tf
+
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+
+
 def replica_position():
     """``(replica id, number of replicas)`` of the running replica; ``(0, 1)`` outside one.
 

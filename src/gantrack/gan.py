@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from gantrack.distribute import replica_position, scale_for_replicas
+from gantrack.distribute import replica_position, scale_for_replicas, step_logs
 from gantrack.losses import GanLoss
 from gantrack.penalties import gradient_penalty, r1_penalty
 
@@ -129,7 +129,7 @@ class GAN(keras.Model):
             self._update_average()
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_logs({name: tracker.result() for name, tracker in self.trackers.items()})
 
     def _simultaneous_step(self, real_images, labels):
         latent = self._latent(ops.shape(real_images)[0])

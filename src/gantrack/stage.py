@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from gantrack.config import Params, load_params
@@ -17,22 +17,62 @@ from gantrack.errors import GantrackError
 PARAMS_FILE = Path("params.yaml")
 
 
-def run_stage(name: str, body: Callable[[Params], None]) -> None:
+def run_stage(
+    name: str, body: Callable[[Params], None], worker_outputs: Sequence[str] = ()
+) -> None:
     """Validate ``params.yaml``, open this execution's MLflow run, and run ``body(params)``.
 
     A :class:`GantrackError` (bad params, missing data, ...) is printed as one message and
     exits with status 2; anything else is a bug and keeps its traceback.
+
+    In a ``TF_CONFIG`` cluster only the chief writes: any other worker runs ``body`` with
+    the ``paths`` keys in ``worker_outputs`` moved into a scratch folder (their current
+    content copied, so a worker resumes the chief's checkpoint) and logs to a throwaway
+    MLflow store there; the folder is deleted when the worker ends.
     """
+    from gantrack.distribute import cluster_role
     from gantrack.tracking import TrackingContext, stage_run
 
     try:
         params = load_params(PARAMS_FILE)
+        role = cluster_role(os.environ.get("TF_CONFIG"))
+        if not role.is_chief:
+            run_as_worker(name, body, params, worker_outputs, role)
+            return
         context = TrackingContext.from_environment(os.environ, Path.cwd())
         with stage_run(name, params, context, work_dir=Path.cwd()):
             body(params)
     except GantrackError as error:
         print(f"gantrack {name}: error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role) -> None:
+    """``body`` on a non-chief worker: outputs and MLflow records go to a scratch folder."""
+    import shutil
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix=f"gantrack-{name}-worker-") as scratch:
+        moved = {}
+        for key in outputs:
+            original = Path(getattr(params.paths, key))
+            moved[key] = Path(scratch, "outputs", original)
+            if original.is_dir():
+                shutil.copytree(original, moved[key])
+        params = params.model_copy(update={"paths": params.paths.model_copy(update=moved)})
+        print(f"{role.task_type} {role.task_index}: not the chief; writes nothing that is kept")
+        mlflow.set_tracking_uri(f"sqlite:///{Path(scratch, 'worker-mlflow.db')}")
+        try:
+            experiment = mlflow.create_experiment(
+                "worker", artifact_location=Path(scratch, "artifacts").as_uri()
+            )
+            run_name = f"{name}-{role.task_type}-{role.task_index}"
+            with mlflow.start_run(experiment_id=experiment, run_name=run_name):
+                body(params)
+        finally:
+            mlflow.set_tracking_uri(None)
 
 
 def progress_verbosity() -> int:
