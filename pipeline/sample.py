@@ -1,13 +1,18 @@
-"""DVC stage `sample`: draw `sample.num_images` images from the chosen generator."""
+"""DVC stage `sample`: draw `sample.num_images` images from the chosen generator.
+
+Also logs the generator to MLflow twice (gantrack.registry): the Keras network, and the
+request-table sampler that is registered as `tracking.registered_model`@candidate.
+"""
 
 import keras
 
 from gantrack.config import Params
 from gantrack.images import make_grid, save_png
 from gantrack.io import save_arrays
+from gantrack.registry import log_generator, log_sampler, register_candidate
 from gantrack.sampling import generate_images
 from gantrack.stage import run_stage
-from gantrack.tracking import log_artifacts, log_generator
+from gantrack.tracking import log_artifacts
 
 
 def sample(params: Params) -> None:
@@ -18,7 +23,15 @@ def sample(params: Params) -> None:
     save_arrays(paths.samples, images=images)
     save_png(make_grid(images[: config.grid_rows**2], config.grid_rows), paths.sample_grid)
     log_artifacts(paths.sample_grid)
-    log_generator(generator)
+    network = log_generator(generator)
+    sampler = log_sampler(generator_path, images.shape[1:])
+    if params.tracking.registered_model:
+        version = register_candidate(
+            sampler.model_uri,
+            params.tracking.registered_model,
+            {"gantrack.generator_model": network.model_uri, "gantrack.generator": config.generator},
+        )
+        print(f"registered {version.name} version {version.version} as @candidate")
     print(f"sampled {len(images)} images from {generator_path} with seed {config.seed}")
 
 

@@ -10,7 +10,9 @@ import importlib
 import sys
 
 # command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("gantrack.compare", "rank MLflow runs by a metric: reports/compare.md and plots"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,6 +64,8 @@ class PathsConfig(_Section):
     train_eval_log: Path = Field(strict=False)
     # One <network>.npz of real-data statistics and features per evaluation network.
     reference_dir: Path = Field(strict=False)
+    # <dvc stage>.json: the MLflow run that produced each stage's outputs (see gantrack.lineage).
+    run_records: Path = Field(strict=False)
 
 
 class DataConfig(_Section):
@@ -164,6 +166,16 @@ class EvaluateConfig(_Section):
         return ("evaluator", *self.inception_networks)
 
 
+class TrackingConfig(_Section):
+    """MLflow settings that shape what is logged (the store itself comes from the environment)."""
+
+    # Each `sample` run registers its request-table sampler as a new version of this model
+    # and moves the alias "candidate" to it; null registers nothing.
+    registered_model: str | None = Field(
+        min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )
+
+
 class Params(_Section):
     """The whole ``params.yaml``."""
 
@@ -175,6 +187,7 @@ class Params(_Section):
     sample: SampleConfig
     networks: NetworksConfig
     evaluate: EvaluateConfig
+    tracking: TrackingConfig
 
     @model_validator(mode="after")
     def _best_generator_needs_evaluation(self) -> Params:
