@@ -31,6 +31,7 @@ TINY = {
         "epochs": 2,
         "batch_size": 16,
         "grid_rows": 2,
+        "eval_every": 1,
         "eval_num_images": 50,
         "eval_kid_subsets": 2,
     },

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gantrack.metrics._features import feature_pair
+
 
 def kernel_inception_distance(
     features_a: np.ndarray,
@@ -65,16 +67,9 @@ def _unbiased_mmd2(subset_a: np.ndarray, subset_b: np.ndarray) -> float:
 def _validate(
     features_a: np.ndarray, features_b: np.ndarray, subsets: int, subset_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    features_a = np.asarray(features_a, dtype=np.float64)
-    features_b = np.asarray(features_b, dtype=np.float64)
-    for name, features in (("features_a", features_a), ("features_b", features_b)):
-        if features.ndim != 2 or len(features) < 2:
-            raise ValueError(f"expected {name} of shape (N >= 2, d), got {features.shape}")
-    if features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(
-            f"features_a has d={features_a.shape[1]} and features_b d={features_b.shape[1]}: "
-            "use features from the same network layer"
-        )
+    features_a, features_b = feature_pair(
+        features_a, features_b, ("features_a", "features_b"), min_rows=2
+    )
     if subsets < 1:
         raise ValueError(f"subsets must be >= 1 (the paper uses 100), got {subsets}")
     if subset_size < 2:

@@ -39,6 +39,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gantrack.metrics._features import feature_pair
+
 _DISTANCE_BLOCK_BYTES = 64 * 2**20
 _BOUNDARY_RELATIVE_TOLERANCE = 1e-10
 
@@ -147,17 +149,9 @@ def _ball_memberships(
 def _validate_features(
     real_features: np.ndarray, generated_features: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    real = np.asarray(real_features, dtype=np.float64)
-    generated = np.asarray(generated_features, dtype=np.float64)
-    for name, features in (("real_features", real), ("generated_features", generated)):
-        if features.ndim != 2 or len(features) < 1:
-            raise ValueError(f"expected {name} of shape (N >= 1, d), got {features.shape}")
-    if real.shape[1] != generated.shape[1]:
-        raise ValueError(
-            f"real_features have d={real.shape[1]} and generated_features "
-            f"d={generated.shape[1]}: use features from the same network layer"
-        )
-    return real, generated
+    return feature_pair(
+        real_features, generated_features, ("real_features", "generated_features"), min_rows=1
+    )
 
 
 def _check_k(k: int, features: np.ndarray, name: str) -> None:
