@@ -1,9 +1,13 @@
 """The generator as MLflow models: Keras flavour, the request-table pyfunc, the registry."""
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import keras
@@ -11,6 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 from mlflow import MlflowClient
 
 from gantrack.registry import (
@@ -138,3 +143,67 @@ print(images.shape, float(np.abs(images).max()))
     assert result.returncode == 0, result.stderr[-3000:]
     shape, largest = result.stdout.strip().splitlines()[-1].rsplit(" ", 1)
     assert shape == "(5, 6, 6, 1)" and float(largest) <= 1.0
+
+
+def test_mlflow_models_serve_answers_requests(registered, tmp_path):
+    """`mlflow models serve` on a free loopback port: POST requests, get images back."""
+    uri = registered[-1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path / "serve.log").open("w")
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        f"models:/tiny-gen@{CANDIDATE_ALIAS}",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        "1",
+    ]
+    environ = {**os.environ, "MLFLOW_TRACKING_URI": uri, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    server = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "mlflow models serve did not answer in 180 s"
+            time.sleep(1)
+        body = {"dataframe_records": [{"num_images": 2, "seed": 0}, {"num_images": 1, "seed": 5}]}
+        response = requests.post(f"{url}/invocations", json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        images = np.asarray(response.json()["predictions"], dtype=np.float32)
+        assert images.shape == (3, 6, 6, 1) and np.abs(images).max() <= 1.0
+        refused = requests.post(
+            f"{url}/invocations",
+            json={"dataframe_records": [{"num_images": 1, "seed": 0, "label": 2}]},
+            timeout=60,
+        )
+        assert refused.status_code >= 400 and "unconditional" in refused.text
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
