@@ -1,5 +1,6 @@
 """The generator as MLflow models: Keras flavour, the request-table pyfunc, the registry."""
 
+import contextlib
 import json
 import os
 import signal
@@ -167,7 +168,13 @@ def test_mlflow_models_serve_answers_requests(registered, tmp_path):
         "-w",
         "1",
     ]
-    environ = {**os.environ, "MLFLOW_TRACKING_URI": uri, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    bin_folder = Path(sys.executable).parent  # MLflow execs `uvicorn` from PATH
+    environ = {
+        **os.environ,
+        "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": uri,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     server = subprocess.Popen(
         command,
         cwd=tmp_path,
@@ -200,10 +207,17 @@ def test_mlflow_models_serve_answers_requests(registered, tmp_path):
         )
         assert refused.status_code >= 400 and "unconditional" in refused.text
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_process_group(server)
         log.close()
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM the group the process leads (its workers too), SIGKILL after 20 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
