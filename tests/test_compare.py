@@ -124,7 +124,7 @@ def table_runs(report: str) -> list[str]:
     return [row.split(" | ")[1] for row in rows]
 
 
-def test_main_writes_report_and_plots(tmp_path, params):
+def test_main_writes_report_and_plots(tmp_path, params, capsys):
     """End to end on a sqlite store: three runs with FID curves, two swept params."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
@@ -153,3 +153,4 @@ def test_main_writes_report_and_plots(tmp_path, params):
     assert table_runs(output.read_text()) == ["other", "short"]
     assert main([*argv, "--dvc-exp", "nobody"]) == 1
     assert main([*argv, "--metric", "images_per_second"]) == 2
+    assert "images_per_second" in capsys.readouterr().err

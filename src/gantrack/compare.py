@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -321,7 +322,7 @@ def main(argv: list[str]) -> int:
     try:
         direction = arguments.direction or metric_direction(arguments.metric)
     except ValueError as error:
-        print(f"compare: error: {error}")
+        print(f"compare: error: {error}", file=sys.stderr)
         return 2
     tracking_uri = (
         arguments.tracking_uri
@@ -332,12 +333,14 @@ def main(argv: list[str]) -> int:
     runs = search_runs(tracking_uri, experiments, arguments.filter, arguments.include_unfinished)
     runs = select_dvc_experiments(runs, arguments.dvc_exp)
     if runs.empty:
-        print(f"compare: no runs in {tracking_uri} match (experiments {experiments})")
+        print(
+            f"compare: no runs in {tracking_uri} match (experiments {experiments})", file=sys.stderr
+        )
         return 1
     try:
         ranked = rank_runs(runs, arguments.metric, direction).head(arguments.top)
     except ValueError as error:
-        print(f"compare: error: {error}")
+        print(f"compare: error: {error}", file=sys.stderr)
         return 2
     params = arguments.param or swept_params(ranked)
     table = comparison_table(ranked, arguments.metric, params, KEY_METRICS)
