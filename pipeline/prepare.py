@@ -1,6 +1,7 @@
 """DVC stage `prepare`: load the named dataset, split, scale, write splits and data card."""
 
 import os
+import sys
 
 import mlflow
 
@@ -9,11 +10,19 @@ from gantrack.data import data_card, prepare_splits, save_split
 from gantrack.datasets import load_dataset
 from gantrack.io import save_json
 from gantrack.stage import keras_home, run_stage
+from gantrack.tracking import log_metrics
 
 
 def prepare(params: Params) -> None:
     data = params.data
-    raw = load_dataset(data.dataset, data.source, keras_home(os.environ))
+    raw = load_dataset(
+        data.dataset,
+        data.source,
+        keras_home(os.environ),
+        image_size=data.image_size,
+        channels=data.channels,
+        on_unreadable=data.on_unreadable,
+    )
     train, test = prepare_splits(
         raw, data.split, data.test_fraction, data.max_images_per_class, params.seed
     )
@@ -23,7 +32,17 @@ def prepare(params: Params) -> None:
     save_json(card, params.paths.data_card)
     mlflow.set_tag("gantrack.dataset_sha256", card["sha256"])
     mlflow.log_dict(card, "data_card.json")
-    print(f"prepared {data.dataset}: {len(train.labels)} train, {len(test.labels)} test images")
+    log_metrics({"num_skipped": card["num_skipped"]}, prefix="data")
+    for skipped in card["skipped"]:
+        print(f"skipped unreadable {skipped['file']}: {skipped['reason']}", file=sys.stderr)
+    for suffix, count in card["ignored_files"].items():
+        print(f"not read: {count} file(s) ending {suffix} (not PNG/JPEG)", file=sys.stderr)
+    labels = f"{card['num_classes']} classes" if card["labelled"] else "unlabeled"
+    print(
+        f"prepared {data.dataset}: {len(train.labels)} train, {len(test.labels)} test images "
+        f"of {data.image_size}x{data.image_size}x{data.channels}, {labels}, "
+        f"{card['num_skipped']} unreadable file(s) skipped"
+    )
 
 
 def main() -> None:

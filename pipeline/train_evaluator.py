@@ -2,7 +2,7 @@
 
 from gantrack.callbacks import EpochReport
 from gantrack.config import Params
-from gantrack.data import load_split
+from gantrack.data import evaluator_num_classes, load_split
 from gantrack.evaluator import train_evaluator
 from gantrack.io import atomic_path, csv_sink, load_json, save_json
 from gantrack.stage import progress_verbosity, run_stage
@@ -11,8 +11,8 @@ from gantrack.tracking import epoch_metrics_sink, log_metrics
 
 def train(params: Params) -> None:
     paths = params.paths
+    num_classes = evaluator_num_classes(load_json(paths.data_card))  # stops on unlabeled data
     train_split, test_split = load_split(paths.train_data), load_split(paths.test_data)
-    num_classes = len(load_json(paths.data_card)["train"]["images_per_class"])
     report = EpochReport(
         len(train_split.labels),
         sinks=[csv_sink(paths.evaluator_log), epoch_metrics_sink("evaluator_train")],

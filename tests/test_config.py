@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -149,3 +151,46 @@ def test_registered_model_may_be_turned_off(raw_params, params):
     assert parse_params(raw_params).tracking.registered_model is None
     assert flatten_params(params)["tracking.registered_model"] == "gantrack-generator"
     assert params.paths.run_records.name == "runs"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("image_size", 48, "data.image_size = 48 (int): Input should be 28, 32 or 64"),
+        ("image_size", "32", "data.image_size = '32'"),
+        ("channels", 2, "data.channels = 2 (int): Input should be 1 or 3"),
+        ("on_unreadable", "ignore", "data.on_unreadable = 'ignore' (str): Input should be"),
+    ],
+)
+def test_data_size_channels_and_unreadable_policy_validated(raw_params, key, value, message):
+    raw_params["data"][key] = value
+    assert message in error_for(raw_params)
+
+
+@pytest.mark.parametrize(("image_size", "channels"), [(28, 1), (32, 3), (64, 1), (64, 3)])
+def test_supported_sizes_and_channels_are_accepted(raw_params, image_size, channels):
+    raw_params["data"].update(image_size=image_size, channels=channels)
+    data = parse_params(raw_params).data
+    assert (data.image_size, data.channels) == (image_size, channels)
+
+
+@pytest.mark.parametrize(("dataset", "kind"), [("image_folder", "folder"), ("npz", ".npz file")])
+def test_own_data_needs_a_source(raw_params, dataset, kind):
+    raw_params["data"].update(dataset=dataset, source=None)
+    message = error_for(raw_params)
+    assert f"dataset {dataset} needs source" in message and kind in message
+    raw_params["data"]["source"] = "/data/mine"
+    assert parse_params(raw_params).data.source == Path("/data/mine")
+
+
+@pytest.mark.parametrize("dataset", ["mnist_5k", "image_folder", "npz"])
+def test_canonical_split_only_for_datasets_that_publish_one(raw_params, dataset):
+    source = None if dataset == "mnist_5k" else "/data/mine"
+    raw_params["data"].update(dataset=dataset, source=source, split="canonical")
+    assert f"{dataset} has no published test split" in error_for(raw_params)
+
+
+def test_cifar10_with_canonical_split_and_no_source_is_valid(raw_params):
+    raw_params["data"].update(dataset="cifar10", split="canonical", image_size=32, channels=3)
+    data = parse_params(raw_params).data
+    assert data.dataset == "cifar10" and data.source is None

@@ -4,14 +4,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from test_cifar10 import write_folder as write_cifar_folder
 
+from gantrack.cifar10 import PYTHON_URL
 from gantrack.datasets import (
     DEBIAN_FASHION_MNIST,
     CorruptDatasetError,
     DatasetNotFoundError,
     load_dataset,
-    read_idx,
 )
+from gantrack.image_conversion import convert_image
+from gantrack.mnist_files import read_idx
 
 
 def write_idx(path: Path, array: np.ndarray) -> Path:
@@ -67,7 +71,7 @@ def test_read_idx_rejects_bad_magic_and_truncation(tmp_path):
 
 def test_mnist_5k_is_the_offline_default(tmp_path):
     raw = load_dataset("mnist_5k", None, tmp_path)
-    assert raw.images.shape == (5000, 28, 28) and raw.images.dtype == np.uint8
+    assert raw.images.shape == (5000, 28, 28, 1) and raw.images.dtype == np.uint8
     assert np.bincount(raw.labels).tolist() == [500] * 10
     assert raw.images.max() == 255 and raw.canonical_test is None
 
@@ -76,8 +80,8 @@ def test_mnist_from_idx_folder_source(tmp_path):
     splits = fake_splits()
     folder = write_idx_folder(tmp_path / "mnist", splits, gz=False)
     raw = load_dataset("mnist", folder, tmp_path / "keras", download=failing_download)
-    assert raw.images.shape == (30, 28, 28)
-    np.testing.assert_array_equal(raw.images[:20], splits[0][0])
+    assert raw.images.shape == (30, 28, 28, 1)  # a channel axis, the pixels as stored
+    np.testing.assert_array_equal(raw.images[:20, ..., 0], splits[0][0])
     assert raw.canonical_test.sum() == 10 and raw.canonical_test[20:].all()
     assert str(folder) in raw.origin
 
@@ -130,7 +134,7 @@ def test_fashion_mnist_from_idx_source(tmp_path):
 )
 def test_fashion_mnist_from_debian_package(tmp_path):
     raw = load_dataset("fashion_mnist", None, tmp_path / "keras", download=failing_download)
-    assert raw.images.shape == (70000, 28, 28)
+    assert raw.images.shape == (70000, 28, 28, 1)
     assert np.bincount(raw.labels).tolist() == [7000] * 10
 
 
@@ -160,5 +164,90 @@ def test_folder_without_idx_files_is_named(tmp_path):
 
 
 def test_unknown_dataset_name_lists_valid_names(tmp_path):
-    with pytest.raises(ValueError, match="valid names: mnist_5k, mnist, fashion_mnist"):
-        load_dataset("cifar10", None, tmp_path)
+    valid = "valid names: mnist_5k, mnist, fashion_mnist, cifar10, image_folder, npz"
+    with pytest.raises(ValueError, match=valid):
+        load_dataset("svhn", None, tmp_path)
+
+
+def write_png(path: Path, pixels: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_image_folder_with_classes_resized_and_coloured(tmp_path):
+    grey = np.full((64, 64), 200, np.uint8)
+    write_png(tmp_path / "photos" / "b" / "1.png", grey)
+    write_png(tmp_path / "photos" / "a" / "2.png", grey)
+    raw = load_dataset(
+        "image_folder", tmp_path / "photos", tmp_path / "keras", image_size=32, channels=3
+    )
+    assert raw.images.shape == (2, 32, 32, 3) and (raw.images == 200).all()
+    assert raw.labels.tolist() == [0, 1] and raw.class_names == ("a", "b")
+    assert raw.labelled and raw.source_kind == "image_folder" and raw.canonical_test is None
+    assert raw.origin == f"data.source {tmp_path / 'photos'}"
+
+
+def test_image_folder_stop_and_skip_through_load_dataset(tmp_path):
+    write_png(tmp_path / "good.png", np.zeros((28, 28), np.uint8))
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(10))  # a header, no image
+    with pytest.raises(CorruptDatasetError, match=r"bad\.png: cannot be read.*on_unreadable: skip"):
+        load_dataset("image_folder", tmp_path, tmp_path / "keras")
+    raw = load_dataset("image_folder", tmp_path, tmp_path / "keras", on_unreadable="skip")
+    assert not raw.labelled and raw.images.shape == (1, 28, 28, 1)
+    assert [item.file for item in raw.skipped] == ["bad.png"]
+
+
+def test_own_data_missing_or_of_the_wrong_kind_is_explained(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match=r"data\.source .*absent: not found"):
+        load_dataset("image_folder", tmp_path / "absent", tmp_path / "keras")
+    with pytest.raises(DatasetNotFoundError, match="an 'images' array"):
+        load_dataset("npz", tmp_path / "absent.npz", tmp_path / "keras")
+    np.savez(tmp_path / "x.npz", images=np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(CorruptDatasetError, match="use dataset: npz"):
+        load_dataset("image_folder", tmp_path / "x.npz", tmp_path / "keras")
+    with pytest.raises(ValueError, match=r"needs data\.source"):
+        load_dataset("npz", None, tmp_path / "keras")
+
+
+def test_npz_dataset_is_converted_to_the_configured_format(tmp_path):
+    images = np.zeros((4, 64, 64, 3), np.uint8)
+    images[..., 0] = 255  # pure red: luma (299 * 255) / 1000 -> 76
+    path = tmp_path / "own.npz"
+    np.savez(path, images=images, labels=np.array([0, 1, 0, 1]))
+    raw = load_dataset("npz", path, tmp_path / "keras", image_size=28, channels=1)
+    assert raw.images.shape == (4, 28, 28, 1) and (raw.images == 76).all()
+    assert raw.labels.tolist() == [0, 1, 0, 1] and raw.class_names == ("0", "1")
+    np.savez(path, images=images)
+    assert not load_dataset("npz", path, tmp_path / "keras", channels=3).labelled
+
+
+@pytest.mark.parametrize(
+    "cache_folder", ["cifar-10-batches-py", "cifar-10-batches-py-target/cifar-10-batches-py"]
+)
+def test_cifar10_from_the_keras_cache(tmp_path, cache_folder):
+    write_cifar_folder(tmp_path / "keras" / "datasets" / cache_folder, "py", per_batch=2)
+    raw = load_dataset(
+        "cifar10", None, tmp_path / "keras", failing_download, image_size=32, channels=3
+    )
+    assert raw.images.shape == (12, 32, 32, 3) and raw.canonical_test.sum() == 2
+    assert raw.class_names[0] == "airplane" and raw.source_kind == "cifar10_python"
+    assert "Keras cache" in raw.origin
+
+
+def test_cifar10_source_comes_first_and_missing_lists_places(tmp_path):
+    written = write_cifar_folder(tmp_path / "bin", "bin", per_batch=1)
+    raw = load_dataset("cifar10", tmp_path / "bin", tmp_path / "keras", failing_download)
+    assert raw.images.shape == (6, 28, 28, 1) and raw.source_kind == "cifar10_binary"
+    # 32 x 32 RGB -> 28 x 28 grey goes through the same conversion as any image
+    expected = convert_image(Image.fromarray(written["test_batch"][0][0]), 28, 1)
+    np.testing.assert_array_equal(raw.images[5], expected)
+    with pytest.raises(DatasetNotFoundError) as caught:
+        load_dataset("cifar10", None, tmp_path / "keras", failing_download)
+    message = str(caught.value)
+    assert "cifar-10-batches-py: not found" in message and "no network in this test" in message
+    assert "cifar-10-binary.tar.gz" in message
+    assert f"Keras download of cifar10 from {PYTHON_URL}" in message
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorruptDatasetError, match="empty: holds no CIFAR-10 batches"):
+        load_dataset("cifar10", tmp_path / "empty", tmp_path / "keras", failing_download)

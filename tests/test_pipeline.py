@@ -79,7 +79,8 @@ def copy_project(repo_root: Path, repo: Path) -> None:
             shutil.copy2(source, target)
 
 
-def init_and_repro(repo: Path) -> subprocess.CompletedProcess:
+def init_and_repro(repo: Path, *targets: str, check=True) -> subprocess.CompletedProcess:
+    """``git init`` + ``dvc repro [targets]`` in ``repo`` (every stage without targets)."""
     run(["git", "init", "-q"], repo)
     run(
         [
@@ -96,7 +97,7 @@ def init_and_repro(repo: Path) -> subprocess.CompletedProcess:
         repo,
     )
     run(["git", "add", "-A"], repo)
-    return run([str(BIN / "dvc"), "repro"], repo)
+    return run([str(BIN / "dvc"), "repro", *targets], repo, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +240,19 @@ def test_changing_an_evaluate_param_reruns_only_evaluate(pipeline_repo):
     assert record_of(repo, "evaluate")["run_id"] == run_id
     assert record_of(repo, "train")["run_id"] == first.info.run_id  # not rewritten
     assert "Running stage" not in run([str(BIN / "dvc"), "repro"], repo).stdout
+
+
+def test_run_cache_restores_a_stage_with_its_record(pipeline_repo):
+    """Back to the first evaluate params: DVC's run cache restores evaluate and its record
+    (a stage with a plain `cache: false` out would get no run cache, and run again)."""
+    repo, _ = pipeline_repo
+    first, second = mlflow_runs(repo)
+    for splits, producer in [(2, first), (4, second)]:
+        edit_params(repo, {"evaluate": {"splits": splits}})
+        result = run([str(BIN / "dvc"), "repro"], repo)
+        assert "Stage 'evaluate' is cached - skipping run" in result.stdout
+        assert record_of(repo, "evaluate")["run_id"] == producer.info.run_id
+    assert len(mlflow_runs(repo)) == 2  # nothing ran that logs
 
 
 def free_port() -> int:

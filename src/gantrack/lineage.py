@@ -18,13 +18,16 @@ histories and summary values and tags copied, ``gantrack.reused.<stage>`` tags n
 producing run and its artifact root, its logged models linked as outputs, and
 ``reused/<stage>.json`` listing every artifact URI.
 
-What goes in a record, and what does not: DVC stores it as an uncached output (``cache:
-false``) that no stage depends on, so rewriting it never makes a downstream stage rerun;
-it is rewritten only when its stage runs, which DVC does only when something it depends
-on changed. It holds identifiers and names only — no time stamps, host names or absolute
-paths (the store's URI), which would differ between two identical executions and between
-two machines sharing the repository. It travels with the outputs: committed with
-``dvc.lock`` by ``dvc exp run``, and saved and restored with them by DVC's run cache.
+What goes in a record, and what does not: DVC stores it as an ordinary (cached) output of
+its stage that no stage depends on, so rewriting it never makes a downstream stage rerun;
+it is rewritten only when its stage runs, which DVC does only when something the stage
+depends on changed. It holds identifiers and names only — no time stamps, host names or
+absolute paths (the store's URI), which would differ between two identical executions and
+between two machines sharing the repository. It travels with the outputs because it *is*
+one: checked out from ``dvc.lock`` in ``--temp`` and queued experiments, and saved and
+restored with them by DVC's run cache. (Not ``cache: false``: DVC saves no run cache for a
+stage with a plain uncached output, which would defeat the reuse the record describes;
+not a DVC metric either, which would put run ids into ``dvc metrics diff``.)
 """
 
 from __future__ import annotations

@@ -1,0 +1,283 @@
+"""Local services for running at team scale: a PostgreSQL cluster and an MLflow server.
+
+A team shares one MLflow tracking server backed by a database, with artifacts proxied by
+the server (clients need no storage credentials). This module starts such a server on the
+loopback interface from Debian's PostgreSQL binaries and MLflow's own ``mlflow server``,
+for a workstation, a CI job or the tests; in production the same two commands run on a
+host of their own, with a managed database.
+
+Every process is started in its own session so it can be stopped, with its children, by
+process id; nothing here is a daemon that outlives the handle that started it.
+
+Caveats:
+- PostgreSQL refuses to run as root. When this process is root, the cluster is created
+  and run as the ``postgres`` system account (Debian's package creates it), so its data
+  folder must be somewhere that account can reach (not under a 0700 folder of root's).
+- The cluster uses ``trust`` authentication and listens on 127.0.0.1 only: fine for one
+  machine, never for a shared host, where a password (from a secret store) is required.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gantrack.errors import GantrackError
+
+LOOPBACK = "127.0.0.1"
+POSTGRES_ACCOUNT = "postgres"
+# Debian installs the server binaries here, outside PATH (only wrappers are on PATH).
+POSTGRES_BIN_DIRS = ("/usr/lib/postgresql/{version}/bin",)
+
+
+class ServiceError(GantrackError):
+    """A local service could not be started or did not answer."""
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port that nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def postgres_binary(name: str) -> Path:
+    """Path of a PostgreSQL server program (``initdb``, ``postgres``), newest version first."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    tried = []
+    for pattern in POSTGRES_BIN_DIRS:
+        root = Path(pattern.split("{version}")[0])
+        versions = sorted(root.iterdir(), reverse=True) if root.is_dir() else []
+        for version_dir in versions:
+            candidate = Path(pattern.format(version=version_dir.name)) / name
+            tried.append(str(candidate))
+            if candidate.is_file():
+                return candidate
+    raise ServiceError(
+        f"PostgreSQL's {name!r} was not found on PATH or in {tried or list(POSTGRES_BIN_DIRS)}.\n"
+        "Install the server (Debian: `apt install postgresql`) or put its bin folder on PATH."
+    )
+
+
+def _as_postgres_account(command: list[str]) -> list[str]:
+    """Prefix ``command`` to drop root privileges; PostgreSQL will not run as root."""
+    if os.geteuid() != 0:
+        return command
+    try:
+        pwd.getpwnam(POSTGRES_ACCOUNT)
+    except KeyError as missing:
+        raise ServiceError(
+            "PostgreSQL cannot run as root and there is no 'postgres' account to run it as. "
+            "Run as an ordinary user, or create the account (Debian's postgresql package does)."
+        ) from missing
+    # setpriv execs (no fork), so the process id we hold is the server's own.
+    return ["setpriv", f"--reuid={POSTGRES_ACCOUNT}", f"--regid={POSTGRES_ACCOUNT}",
+            "--init-groups", "--", *command]  # fmt: skip
+
+
+def _hand_to_postgres_account(path: Path) -> None:
+    if os.geteuid() == 0:
+        account = pwd.getpwnam(POSTGRES_ACCOUNT)
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
+@dataclass
+class Service:
+    """A started process and how to reach it; ``stop()`` ends it by process id."""
+
+    name: str
+    process: subprocess.Popen
+    url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM the process group (the server and its workers), then SIGKILL if needed."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+
+    def log_tail(self, lines: int = 20) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_process(
+    name: str, command: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start ``command`` in a new session (own process group), output to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        try:
+            return subprocess.Popen(
+                list(command), stdout=log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,
+            )  # fmt: skip
+        except FileNotFoundError as missing:
+            raise ServiceError(f"Cannot start {name}: {missing}") from missing
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    service: Service,
+    timeout: float,
+    what: str,
+    poll_seconds: float = 0.25,
+) -> None:
+    """Poll ``ready()`` until it is true; fail with the service's log if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise ServiceError(
+                f"{service.name} exited with code {service.process.returncode} before {what}. "
+                f"Its log ({service.log_path}):\n{service.log_tail()}"
+            )
+        if ready():
+            return
+        time.sleep(poll_seconds)
+    service.stop()
+    raise ServiceError(
+        f"{service.name} did not {what} within {timeout:.0f} s. "
+        f"Its log ({service.log_path}):\n{service.log_tail()}"
+    )
+
+
+def accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def answers_http(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2.0) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def init_postgres_cluster(data_dir: Path, log_path: Path) -> None:
+    """``initdb`` a new cluster in ``data_dir`` (kept if it already holds one)."""
+    if (data_dir / "PG_VERSION").exists():
+        return
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _hand_to_postgres_account(data_dir.parent)
+    command = _as_postgres_account([
+        str(postgres_binary("initdb")), "--pgdata", str(data_dir), "--username", "postgres",
+        "--auth", "trust", "--encoding", "UTF8", "--no-sync",
+    ])  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise ServiceError(
+            f"initdb failed for {data_dir} (exit {result.returncode}):\n{result.stderr.strip()}"
+        )
+
+
+def start_postgres(data_dir: Path, port: int, database: str = "mlflow") -> Service:
+    """Run a PostgreSQL cluster in ``data_dir`` on 127.0.0.1:``port`` and create ``database``.
+
+    The cluster is created on first use. Returns once the database accepts connections.
+    """
+    data_dir = data_dir.resolve()
+    log_path = data_dir.parent / "postgres.log"
+    init_postgres_cluster(data_dir, data_dir.parent / "initdb.log")
+    command = _as_postgres_account([
+        str(postgres_binary("postgres")), "-D", str(data_dir), "-p", str(port),
+        "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={data_dir}",
+        "-c", "fsync=off",
+    ])  # fmt: skip
+    process = start_process("PostgreSQL", command, log_path)
+    service = Service("PostgreSQL", process, f"postgresql+psycopg2://postgres@{LOOPBACK}:{port}/{database}",
+                      log_path)  # fmt: skip
+    wait_until(lambda: accepts_connections(LOOPBACK, port), service, 60, "accept connections")
+    _create_database(port, database, service)
+    return service
+
+
+def _create_database(port: int, database: str, service: Service) -> None:
+    import psycopg2  # the PostgreSQL driver MLflow's SQLAlchemy store uses
+
+    # The server may accept TCP a moment before it accepts logins.
+    for attempt in range(40):
+        try:
+            connection = psycopg2.connect(
+                host=LOOPBACK, port=port, user="postgres", dbname="postgres"
+            )
+            break
+        except psycopg2.OperationalError:
+            if attempt == 39:
+                raise
+            time.sleep(0.25)
+    try:
+        connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        connection.close()
+
+
+def start_mlflow_server(
+    backend_store_uri: str,
+    artifacts_destination: Path,
+    port: int,
+    log_path: Path,
+    timeout: float = 180.0,
+) -> Service:
+    """Run ``mlflow server`` on 127.0.0.1:``port`` with proxied artifacts; wait for /health.
+
+    One worker and no job execution keep it light (a workstation or CI job); a shared
+    server runs more workers behind a proxy.
+    """
+    artifacts_destination.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", backend_store_uri,
+        "--artifacts-destination", str(artifacts_destination.resolve()),
+        "--serve-artifacts", "--host", LOOPBACK, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = start_process("MLflow server", command, log_path, env=env)
+    service = Service("MLflow server", process, f"http://{LOOPBACK}:{port}", log_path)
+    wait_until(lambda: answers_http(f"{service.url}/health"), service, timeout, "answer /health")
+    return service
+
+
+def start_s3_emulator(port: int, log_path: Path, timeout: float = 60.0) -> Service:
+    """Run moto's S3-compatible server on 127.0.0.1:``port`` (tests, and trying a remote).
+
+    Needs ``moto[server]`` (in the ``dev`` extra). Any access key works against it; point
+    a DVC remote at it with ``dvc remote modify <name> endpointurl <service.url>``.
+    """
+    command = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    process = start_process("S3 emulator (moto)", command, log_path)
+    service = Service("S3 emulator (moto)", process, f"http://{LOOPBACK}:{port}", log_path)
+    wait_until(lambda: answers_http(f"{service.url}/moto-api/"), service, timeout, "answer")
+    return service

@@ -1,0 +1,90 @@
+"""A shared DVC remote on S3: outputs and the run cache pushed by one clone, reused by another.
+
+The remote is moto's S3 emulator on 127.0.0.1, driven by the real ``dvc-s3`` client; the pipeline
+runs up to the evaluator's reference statistics with tiny params.
+"""
+
+import hashlib
+
+import pytest
+from conftest import REPO_ROOT
+from test_pipeline import BIN, TINY, copy_project, edit_params, run
+
+from gantrack.services import free_port, start_s3_emulator
+
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("dvc_s3", reason="the S3 remote needs the dvc-s3 package (dev extra)")
+
+BUCKET = "gantrack-cache"
+# The reference statistics: a stage whose outputs are all in the DVC cache. (A stage with
+# `cache: false` reports is restored from the run cache only where it ran: DVC does not
+# push uncached files, git carries them; see README, "Running at scale".)
+STAGE = "reference_evaluator"
+REFERENCE = "outputs/reference/evaluator.npz"
+OUTPUTS = ("data/prepared/train.npz", "models/evaluator.keras", REFERENCE)
+
+
+def git(repo, *args):
+    return run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], repo)
+
+
+def dvc(repo, *args):
+    return run([str(BIN / "dvc"), *args], repo)
+
+
+def digests(repo) -> dict[str, str]:
+    return {name: hashlib.sha256((repo / name).read_bytes()).hexdigest() for name in OUTPUTS}
+
+
+@pytest.fixture(scope="module")
+def s3_remote(tmp_path_factory):
+    """moto's S3 server with an empty bucket, credentials in the environment as CI would."""
+    service = start_s3_emulator(free_port(), tmp_path_factory.mktemp("moto") / "moto.log")
+    environment = pytest.MonkeyPatch()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test-key",
+        "AWS_SECRET_ACCESS_KEY": "test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        environment.setenv(name, value)
+    try:
+        boto3.client("s3", endpoint_url=service.url).create_bucket(Bucket=BUCKET)
+        yield service.url
+    finally:
+        environment.undo()
+        service.stop()
+
+
+def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
+    author, teammate = tmp_path / "author", tmp_path / "teammate"
+    author.mkdir()
+    copy_project(REPO_ROOT, author)
+    edit_params(author, TINY)
+    git(author, "init", "-q")
+    dvc(author, "remote", "add", "-d", "team", f"s3://{BUCKET}/dvc")
+    dvc(author, "remote", "modify", "team", "endpointurl", s3_remote)
+    dvc(author, "repro", STAGE)
+    git(author, "add", "-A")
+    git(author, "commit", "-qm", "evaluator and its reference statistics")
+    dvc(author, "push")
+    stored = boto3.client("s3", endpoint_url=s3_remote).list_objects_v2(Bucket=BUCKET)
+    assert stored["KeyCount"] == 4  # 2 arrays, the evaluator, the statistics; reports: git
+
+    # A clone has the pointers (dvc.lock) but not the data: pull, and nothing reruns.
+    run(["git", "clone", "-q", str(author), str(teammate)], tmp_path)
+    assert not (teammate / REFERENCE).exists()
+    dvc(teammate, "pull", "--with-deps", STAGE)
+    assert digests(teammate) == digests(author)
+    assert "Running stage" not in dvc(teammate, "repro", STAGE).stdout
+
+    # A question the author asked but did not commit is answered from the run cache on
+    # the teammate's machine: the stage's result is downloaded, not recomputed.
+    change = {"evaluate": {"reference_split": "test"}}
+    edit_params(author, change)
+    assert f"Running stage '{STAGE}'" in dvc(author, "repro", STAGE).stdout
+    dvc(author, "push", "--run-cache")
+    edit_params(teammate, change)
+    restored = dvc(teammate, "repro", "--pull", STAGE).stdout
+    assert f"Stage '{STAGE}' is cached - skipping run, checking out outputs" in restored
+    assert f"Running stage '{STAGE}'" not in restored
+    assert digests(teammate) == digests(author)
