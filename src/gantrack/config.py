@@ -27,6 +27,7 @@ CANONICAL_SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 SOURCE_REQUIRED_DATASETS = ("image_folder", "npz")
 LOSS_NAMES = ("non_saturating", "minimax")
 INCEPTION_NETWORK_NAMES = ("inception_v3", "inception_2015")
+FEATURE_NETWORK_NAMES = ("evaluator", *INCEPTION_NETWORK_NAMES)
 RESIZE_METHODS = (
     "bilinear",
     "bicubic",
@@ -187,7 +188,7 @@ class EvaluateConfig(_Section):
         return ("evaluator", *self.inception_networks)
 
 
-class TrackingConfig(_Section):
+class MlflowConfig(_Section):
     """MLflow settings that shape what is logged (the store itself comes from the environment)."""
 
     # Each `sample` run registers its request-table sampler as a new version of this model
@@ -195,6 +196,37 @@ class TrackingConfig(_Section):
     registered_model: str | None = Field(
         min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
     )
+
+
+class GateConfig(_Section):
+    """The CI quality gate (``python -m gantrack gate``): how far a metric may worsen.
+
+    Distances (FID, KID) and the Inception Score are compared *relatively*: their scale is
+    set by the network's features (the evaluator's FID is ~30 where InceptionV3's would be
+    ~10-100), so a fraction carries across networks where an absolute tolerance would not.
+    Precision and recall are fractions in [0, 1] and classes are counts, so theirs are
+    absolute. null turns a check off (the metric is still reported).
+    """
+
+    # Which network's metrics are gated: the evaluator or one of evaluate.inception_networks.
+    network: Literal[FEATURE_NETWORK_NAMES]
+    max_fid_increase: float | None = Field(ge=0.0)  # relative: 0.10 = FID may rise 10%
+    max_kid_increase: float | None = Field(ge=0.0)  # relative, like FID
+    max_inception_score_decrease: float | None = Field(ge=0.0, le=1.0)  # relative
+    max_precision_decrease: float | None = Field(ge=0.0, le=1.0)  # absolute
+    max_recall_decrease: float | None = Field(ge=0.0, le=1.0)  # absolute
+    # Absolute, in classes; evaluator only (the one network that knows the dataset's classes).
+    max_classes_covered_decrease: int | None = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _classes_need_the_evaluator(self) -> GateConfig:
+        if self.network != "evaluator" and self.max_classes_covered_decrease is not None:
+            raise ValueError(
+                f"max_classes_covered_decrease needs network: evaluator (only the evaluator "
+                f"counts classes), got network: {self.network}; set it to null or use "
+                "the evaluator"
+            )
+        return self
 
 
 class Params(_Section):
@@ -208,7 +240,8 @@ class Params(_Section):
     sample: SampleConfig
     networks: NetworksConfig
     evaluate: EvaluateConfig
-    tracking: TrackingConfig
+    mlflow: MlflowConfig
+    gate: GateConfig
 
     @model_validator(mode="after")
     def _best_generator_needs_evaluation(self) -> Params:
@@ -216,6 +249,16 @@ class Params(_Section):
             raise ValueError(
                 "sample.generator is 'best' but train.eval_every is 0, so no epoch is scored; "
                 "set train.eval_every >= 1 or sample.generator: last"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _gated_network_is_scored(self) -> Params:
+        if self.gate.network not in self.evaluate.networks:
+            raise ValueError(
+                f"gate.network is {self.gate.network!r} but evaluate scores only "
+                f"{list(self.evaluate.networks)}; add it to evaluate.inception_networks "
+                "or gate another network"
             )
         return self
 

@@ -8,7 +8,7 @@ Two logged models per run that samples:
 - ``sampler``: a pyfunc (``gantrack/sampler_model.py``, logged as code) that takes a table
   of requests (``num_images``, ``seed``, optional ``label``) and returns images, with the
   generator's ``.keras`` file as its artifact. This is the model that is *registered*:
-  a new version of ``tracking.registered_model`` per run, with the alias ``candidate``
+  a new version of ``mlflow.registered_model`` per run, with the alias ``candidate``
   moved to it, so ``mlflow.pyfunc.load_model("models:/<name>@candidate")`` and
   ``mlflow models serve -m "models:/<name>@candidate"`` draw samples without the project.
 

