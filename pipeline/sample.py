@@ -23,14 +23,16 @@ def sample(params: Params) -> None:
     save_arrays(paths.samples, images=images)
     save_png(make_grid(images[: config.grid_rows**2], config.grid_rows), paths.sample_grid)
     log_artifacts(paths.sample_grid)
-    network = log_generator(generator)
-    sampler = log_sampler(generator_path, images.shape[1:])
+    # The Keras model's signature is latent -> image: a conditional generator (a label input
+    # too) is logged as the sampler only, whose requests carry the label.
+    conditional = len(generator.inputs) > 1
+    network = None if conditional else log_generator(generator)
+    sampler = log_sampler(generator_path, images.shape[1:], conditional=conditional)
     if params.mlflow.registered_model:
-        version = register_candidate(
-            sampler.model_uri,
-            params.mlflow.registered_model,
-            {"gantrack.generator_model": network.model_uri, "gantrack.generator": config.generator},
-        )
+        tags = {"gantrack.generator": config.generator}
+        if network is not None:
+            tags["gantrack.generator_model"] = network.model_uri
+        version = register_candidate(sampler.model_uri, params.mlflow.registered_model, tags)
         print(f"registered {version.name} version {version.version} as @candidate")
     print(f"sampled {len(images)} images from {generator_path} with seed {config.seed}")
 

@@ -26,7 +26,7 @@ from gantrack.registry import (
     register_candidate,
 )
 from gantrack.sampler_model import sample_requests
-from gantrack.sampling import generate_images
+from gantrack.sampling import generate_images, latent_vectors
 
 LATENT = 4
 
@@ -221,3 +221,18 @@ def stop_process_group(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def test_a_conditional_sampler_logs_with_a_labelled_example(tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("conditional")
+    generator = tiny_generator(num_classes=3)
+    generator.save(tmp_path / "last.keras")
+    with pytest.raises(ValueError, match="2 inputs: log it with log_sampler"):
+        log_generator(generator)
+    with mlflow.start_run():
+        sampler = log_sampler(tmp_path / "last.keras", (6, 6, 1), conditional=True)
+    model = mlflow.pyfunc.load_model(sampler.model_uri)
+    images = model.predict(pd.DataFrame({"num_images": [2], "seed": [4], "label": [2]}))
+    expected = generator.predict([latent_vectors(2, LATENT, 4), np.full((2, 1), 2)], verbose=0)
+    np.testing.assert_allclose(images, expected, atol=1e-6)

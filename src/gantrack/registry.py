@@ -60,9 +60,17 @@ _KERAS_FLAVOUR = types.SimpleNamespace(__name__="mlflow.keras", save_model=_save
 def log_generator(generator, name: str = "generator"):
     """Log the Keras ``generator`` with a latent → image signature and an input example.
 
-    Returns MLflow's ``ModelInfo`` (``.model_uri``, ``.model_id``).
+    Returns MLflow's ``ModelInfo`` (``.model_uri``, ``.model_id``). Unconditional generators
+    only (one input): a class-conditional one is served by the sampler, whose requests carry
+    the label. Raises ``ValueError`` for a generator with more than one input.
     """
     import numpy as np
+
+    if len(generator.inputs) != 1:
+        raise ValueError(
+            f"log_generator takes an unconditional generator (one input, the latent vector); "
+            f"this one has {len(generator.inputs)} inputs: log it with log_sampler"
+        )
     from mlflow.models import Model, infer_signature
 
     latent = np.zeros((2, generator.inputs[0].shape[-1]), dtype=np.float32)
@@ -95,21 +103,34 @@ def sampler_signature(image_shape: tuple[int, ...]):
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def log_sampler(generator_file: Path, image_shape: tuple[int, ...], name: str = "sampler"):
+def sampler_input_example(conditional: bool):
+    """Two images with seed 0; of class 0 for a class-conditional generator."""
+    import pandas as pd
+
+    example = {"num_images": [2], "seed": [0]}
+    return pd.DataFrame({**example, "label": [0]} if conditional else example)
+
+
+def log_sampler(
+    generator_file: Path,
+    image_shape: tuple[int, ...],
+    conditional: bool = False,
+    name: str = "sampler",
+):
     """Log the request-table pyfunc around the ``.keras`` file ``generator_file``.
 
+    ``conditional``: the generator takes a class label (its input example then has one).
     MLflow loads the logged model once and scores the input example while logging, so a
     sampler that cannot load or predict fails here, in the stage, not at serving time.
     """
     import mlflow.pyfunc
-    import pandas as pd
 
     return retry_when_locked(mlflow.pyfunc.log_model)(
         name=name,
         python_model=str(SAMPLER_CODE),
         artifacts={"generator": str(generator_file)},
         signature=sampler_signature(tuple(image_shape)),
-        input_example=pd.DataFrame({"num_images": [2], "seed": [0]}),
+        input_example=sampler_input_example(conditional),
         pip_requirements=pinned_requirements(),
     )
 
