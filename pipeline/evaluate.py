@@ -1,12 +1,10 @@
 """DVC stage `evaluate`: every metric of the samples, per network, with its yardsticks."""
 
-import mlflow
-
 from gantrack.config import Params
 from gantrack.evaluation import load_reference, reference_file, score_classes, score_generated
 from gantrack.io import load_arrays, save_json
 from gantrack.stage import feature_network, progress_verbosity, run_stage
-from gantrack.tracking import log_artifacts, log_metrics
+from gantrack.tracking import log_artifacts, log_metrics, set_tag
 
 
 def evaluate(params: Params) -> None:
@@ -25,7 +23,7 @@ def evaluate(params: Params) -> None:
             metrics[name].update(
                 score_classes(generated, reference, config.class_coverage_threshold)
             )
-        mlflow.set_tag(f"gantrack.network.{name}", network.label)
+        set_tag(f"gantrack.network.{name}", network.label)
         print(f"{name}: FID {metrics[name]['fid']:.3f}, IS {metrics[name]['inception_score']:.3f}")
     save_json(metrics, paths.metrics)
     log_metrics(metrics)

@@ -2,6 +2,9 @@
 
 A conditional generator draws class `sample.label` (null: every class in turn), and the
 grid then shows one row per class.
+
+Also logs the generator to MLflow twice (gantrack.registry): the Keras network, and the
+request-table sampler that is registered as `mlflow.registered_model`@candidate.
 """
 
 import keras
@@ -10,9 +13,10 @@ from gantrack.config import Params
 from gantrack.images import make_grid, save_png
 from gantrack.io import save_arrays
 from gantrack.networks import num_classes_of
+from gantrack.registry import log_generator, log_sampler, register_candidate
 from gantrack.sampling import class_labels, generate_images, rows_by_class
 from gantrack.stage import run_stage
-from gantrack.tracking import log_artifacts, log_generator
+from gantrack.tracking import log_artifacts
 
 
 def sample(params: Params) -> None:
@@ -32,10 +36,17 @@ def sample(params: Params) -> None:
         grid = make_grid(shown, num_classes)  # one row per class, grid_rows columns
     save_png(grid, paths.sample_grid)
     log_artifacts(paths.sample_grid)
-    if num_classes is None:
-        log_generator(generator)
-    else:  # the MLflow model signature (latent -> image) has no label input yet
-        print("conditional generator: not logged as an MLflow model")
+    # The Keras model's signature is latent -> image: a conditional generator (a label input
+    # too) is logged as the sampler only, whose requests carry the label.
+    conditional = num_classes is not None
+    network = None if conditional else log_generator(generator)
+    sampler = log_sampler(generator_path, images.shape[1:], conditional=conditional)
+    if params.mlflow.registered_model:
+        tags = {"gantrack.generator": config.generator}
+        if network is not None:
+            tags["gantrack.generator_model"] = network.model_uri
+        version = register_candidate(sampler.model_uri, params.mlflow.registered_model, tags)
+        print(f"registered {version.name} version {version.version} as @candidate")
     print(f"sampled {len(images)} images from {generator_path} with seed {config.seed}")
 
 

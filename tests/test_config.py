@@ -139,6 +139,20 @@ def test_inception_networks_validated(raw_params):
     assert parse_params(raw_params).evaluate.networks == ("evaluator", "inception_2015")
 
 
+@pytest.mark.parametrize("name", ["has space", "", "../escape", 7])
+def test_registered_model_name_is_checked(raw_params, name):
+    raw_params["mlflow"]["registered_model"] = name
+    assert f"mlflow.registered_model = {name!r}" in error_for(raw_params)
+
+
+def test_registered_model_may_be_turned_off(raw_params, params):
+    assert params.mlflow.registered_model == "gantrack-generator"
+    raw_params["mlflow"]["registered_model"] = None
+    assert parse_params(raw_params).mlflow.registered_model is None
+    assert flatten_params(params)["mlflow.registered_model"] == "gantrack-generator"
+    assert params.paths.run_records.name == "runs"
+
+
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [

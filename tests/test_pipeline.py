@@ -7,13 +7,18 @@ tests/test_local_workflow.py can restore its stages from the same run cache.
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
+import requests
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -45,7 +50,7 @@ TINY = {
 }
 
 
-def environment(cwd: Path) -> dict:
+def environment(cwd: Path, tracking_uri: str | None = None) -> dict:
     """The environment of a command run in the copy ``cwd``: its own src, its own MLflow store."""
     environ = {
         **os.environ,
@@ -54,11 +59,15 @@ def environment(cwd: Path) -> dict:
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     environ.pop("MLFLOW_TRACKING_URI", None)
+    if tracking_uri:
+        environ["MLFLOW_TRACKING_URI"] = tracking_uri
     return environ
 
 
-def run(command, cwd, check=True):
-    result = subprocess.run(command, cwd=cwd, env=environment(cwd), capture_output=True, text=True)
+def run(command, cwd, check=True, tracking_uri=None):
+    result = subprocess.run(
+        command, cwd=cwd, env=environment(cwd, tracking_uri), capture_output=True, text=True
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -100,6 +109,10 @@ def init_and_repro(repo: Path, *targets: str, check=True) -> subprocess.Complete
     )
     run(["git", "add", "-A"], repo)
     return run([str(BIN / "dvc"), "repro", *targets], repo, check=check)
+
+
+def record_of(repo: Path, stage: str) -> dict:
+    return json.loads((repo / "reports/runs" / f"{stage}.json").read_text())
 
 
 def mlflow_runs(repo: Path):
@@ -173,15 +186,26 @@ def test_one_complete_mlflow_run(pipeline_repo):
     assert {"metrics.json", "data_card.json", "train_log.csv", "samples.png"} <= artifacts
     grids = {a.path for a in client.list_artifacts(run_id, "grids")}
     assert grids == {"grids/epoch_001.png", "grids/epoch_002.png"}
-    (model,) = mlflow.search_logged_models(
+    models = mlflow.search_logged_models(
         experiment_ids=[run_info.info.experiment_id],
         filter_string=f"source_run_id = '{run_id}'",
         output_format="list",
     )
-    assert model.name == "generator"
-    generator = mlflow.pyfunc.load_model(model.model_uri)
+    by_name = {model.name: model for model in models}
+    assert set(by_name) == {"generator", "sampler"}
+    generator = mlflow.pyfunc.load_model(by_name["generator"].model_uri)
     images = generator.predict(np.zeros((2, 100), np.float32))
     assert images.shape == (2, 28, 28, 1) and np.abs(images).max() <= 1.0
+    candidate = client.get_model_version_by_alias("gantrack-generator", "candidate")
+    assert candidate.run_id == run_id
+    sampler = mlflow.pyfunc.load_model("models:/gantrack-generator@candidate")
+    images = sampler.predict(pd.DataFrame({"num_images": [3], "seed": [0]}))
+    assert images.shape == (3, 28, 28, 1) and np.abs(images).max() <= 1.0
+    # Every stage that ran recorded this run as the producer of its outputs.
+    for stage in ("prepare", "train_evaluator", "reference_evaluator", "train", "sample"):
+        record = json.loads((repo / "reports/runs" / f"{stage}.json").read_text())
+        assert record["run_id"] == run_id and record["stage"] == stage
+    assert "g_loss" in record_of(repo, "train")["metrics"]
 
 
 def test_second_repro_is_a_no_op(pipeline_repo):
@@ -201,9 +225,135 @@ def test_changing_an_evaluate_param_reruns_only_evaluate(pipeline_repo):
         if line.startswith("Running stage")
     }
     assert ran == {"check_params", "evaluate"}
-    latest = mlflow_runs(repo)[-1]
+    first, latest = mlflow_runs(repo)
     assert latest.data.tags["gantrack.stages"] == "evaluate"
     assert latest.data.params["evaluate.splits"] == "4"
+    # Train was cached, yet the new run has its curves, summary and artifact links.
+    client, run_id = MlflowClient(), latest.info.run_id
+    assert [m.step for m in client.get_metric_history(run_id, "eval.fid")] == [1, 2]
+    assert [m.step for m in client.get_metric_history(run_id, "g_loss")] == [1, 2]
+    for key in ("best_epoch", "evaluator.test_accuracy", "evaluator.fid"):
+        assert key in latest.data.metrics, key
+    assert latest.data.metrics["best_epoch"] == first.data.metrics["best_epoch"]
+    assert latest.data.tags["gantrack.reused.train"] == first.info.run_id
+    assert latest.data.tags["gantrack.reused.sample"] == first.info.run_id
+    links = mlflow.artifacts.load_dict(f"{latest.info.artifact_uri}/reused/train.json")
+    assert f"{first.info.artifact_uri}/grids" in links["artifact_uris"]
+    assert record_of(repo, "evaluate")["run_id"] == run_id
+    assert record_of(repo, "train")["run_id"] == first.info.run_id  # not rewritten
+    assert "Running stage" not in run([str(BIN / "dvc"), "repro"], repo).stdout
+
+
+def test_run_cache_restores_a_stage_with_its_record(pipeline_repo):
+    """Back to the first evaluate params: DVC's run cache restores evaluate and its record
+    (a stage with a plain `cache: false` out would get no run cache, and run again)."""
+    repo, _ = pipeline_repo
+    first, second = mlflow_runs(repo)
+    for splits, producer in [(2, first), (4, second)]:
+        edit_params(repo, {"evaluate": {"splits": splits}})
+        result = run([str(BIN / "dvc"), "repro"], repo)
+        assert "Stage 'evaluate' is cached - skipping run" in result.stdout
+        assert record_of(repo, "evaluate")["run_id"] == producer.info.run_id
+    assert len(mlflow_runs(repo)) == 2  # nothing ran that logs
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on a free loopback port; stopped by its process group id."""
+    folder = tmp_path_factory.mktemp("mlflow_server")
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: its workers stop with it
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"mlflow server exited:\n{(folder / 'server.log').read_text()}"
+                )
+            try:
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("mlflow server did not answer within 180 s")
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def test_pipeline_logs_through_a_tracking_server(pipeline_repo, mlflow_server):
+    """Train, sample and evaluate rerun against a real server; read back over REST."""
+    repo, _ = pipeline_repo
+    command = [str(BIN / "dvc"), "repro", "--force", "--downstream", "train"]
+    run(command, repo, tracking_uri=mlflow_server)
+    api = f"{mlflow_server}/api/2.0/mlflow"
+
+    def get(path, **query):
+        response = requests.get(f"{api}/{path}", params=query, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    experiment = get("experiments/get-by-name", experiment_name="gantrack")["experiment"]
+    found = requests.post(
+        f"{api}/runs/search", json={"experiment_ids": [experiment["experiment_id"]]}, timeout=30
+    ).json()["runs"]
+    assert len(found) == 1
+    run_id = found[0]["info"]["run_id"]
+    data = get("runs/get", run_id=run_id)["run"]["data"]
+    params = {param["key"]: param["value"] for param in data["params"]}
+    assert params["train.epochs"] == "2" and params["evaluate.splits"] == "4"
+    tags = {tag["key"]: tag["value"] for tag in data["tags"]}
+    assert tags["gantrack.stages"] == "train,sample,evaluate"
+    assert "evaluator.fid" in {metric["key"] for metric in data["metrics"]}
+    history = get("metrics/get-history", run_id=run_id, metric_key="eval.fid")["metrics"]
+    assert sorted(point["step"] for point in history) == [1, 2]
+    artifacts = {item["path"] for item in get("artifacts/list", run_id=run_id)["files"]}
+    assert {"metrics.json", "samples.png", "train_log.csv", "grids"} <= artifacts
+    alias = get("registered-models/alias", name="gantrack-generator", alias="candidate")
+    assert alias["model_version"]["run_id"] == run_id
+    # Stages upstream of train were reused; their runs live in the sqlite store, not here.
+    assert tags["gantrack.reused.prepare.missing"] == "the producing run is not in this store"
+
+    mlflow.set_tracking_uri(mlflow_server)
+    sampler = mlflow.pyfunc.load_model("models:/gantrack-generator@candidate")
+    images = sampler.predict(pd.DataFrame({"num_images": [4, 2], "seed": [0, 1]}))
+    assert images.shape == (6, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0
 
 
 def test_misspelt_key_fails_repro(pipeline_repo):
@@ -253,3 +403,39 @@ def test_experiment_with_another_loss_and_spectral_norm(pipeline_repo):
     assert latest.info.status == "FINISHED"
     assert latest.data.params["train.loss"] == "hinge"
     assert latest.data.params["train.spectral_norm"] == "True"
+
+
+@pytest.mark.slow
+def test_two_queued_experiments_run_in_parallel(pipeline_repo):
+    """`dvc exp run --queue` twice, `dvc queue start -j 2`: two complete runs, one store."""
+    repo, _ = pipeline_repo
+    dvc = str(BIN / "dvc")
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], repo)
+    names = {"q-one": 1, "q-three": 3}
+    for name, epochs in names.items():
+        run([dvc, "exp", "run", "--queue", "-n", name, "-S", f"train.epochs={epochs}"], repo)
+    run([dvc, "queue", "start", "-j", "2"], repo)
+    deadline = time.monotonic() + 600
+    try:
+        while True:
+            status = run([dvc, "queue", "status"], repo).stdout
+            if all(state not in status for state in ("Queued", "Running")):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"queue did not finish within 10 minutes:\n{status}")
+            time.sleep(5)
+    finally:
+        run([dvc, "queue", "stop"], repo, check=False)
+    assert status.count("Success") == 2, status
+    runs = [r for r in mlflow_runs(repo) if r.data.tags.get("dvc.experiment") in names]
+    assert sorted(r.info.run_name for r in runs) == sorted(names)  # one run each
+    client = MlflowClient()
+    for run_info in runs:
+        epochs = names[run_info.info.run_name]
+        assert run_info.info.status == "FINISHED"
+        assert run_info.data.params["train.epochs"] == str(epochs)
+        for key in ("evaluator.fid", "evaluator.kid", "best_epoch", "evaluator.test_accuracy"):
+            assert key in run_info.data.metrics, (run_info.info.run_name, key)
+        history = client.get_metric_history(run_info.info.run_id, "eval.fid")
+        assert [point.step for point in history] == list(range(1, epochs + 1))

@@ -68,7 +68,8 @@ def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
     git(author, "commit", "-qm", "evaluator and its reference statistics")
     dvc(author, "push")
     stored = boto3.client("s3", endpoint_url=s3_remote).list_objects_v2(Bucket=BUCKET)
-    assert stored["KeyCount"] == 4  # 2 arrays, the evaluator, the statistics; reports: git
+    # 2 arrays, the evaluator, the statistics, 3 stages' run records; reports: git
+    assert stored["KeyCount"] == 7
 
     # A clone has the pointers (dvc.lock) but not the data: pull, and nothing reruns.
     run(["git", "clone", "-q", str(author), str(teammate)], tmp_path)

@@ -11,6 +11,7 @@ import sys
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("gantrack.compare", "rank MLflow runs by a metric: reports/compare.md and plots"),
     "gate": ("gantrack.commands.gate", "compare this run's metrics with a base; exit 0/1/3"),
     "promote": ("gantrack.commands.promote", "move the registry's champion alias if gate passed"),
     "run-url": ("gantrack.commands.run_url", "print the MLflow link of a commit's run"),

@@ -76,6 +76,8 @@ class PathsConfig(_Section):
     reference_dir: Path = Field(strict=False)
     # A folder: the training stage's last checkpoint (kept across runs; not a DVC output).
     checkpoints: Path = Field(strict=False)
+    # <dvc stage>.json: the MLflow run that produced each stage's outputs (see gantrack.lineage).
+    run_records: Path = Field(strict=False)
 
 
 class DataConfig(_Section):
@@ -245,6 +247,16 @@ class EvaluateConfig(_Section):
         return ("evaluator", *self.inception_networks)
 
 
+class MlflowConfig(_Section):
+    """MLflow settings that shape what is logged (the store itself comes from the environment)."""
+
+    # Each `sample` run registers its request-table sampler as a new version of this model
+    # and moves the alias "candidate" to it; null registers nothing.
+    registered_model: str | None = Field(
+        min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )
+
+
 class GateConfig(_Section):
     """The CI quality gate (``python -m gantrack gate``): how far a metric may worsen.
 
@@ -287,6 +299,7 @@ class Params(_Section):
     sample: SampleConfig
     networks: NetworksConfig
     evaluate: EvaluateConfig
+    mlflow: MlflowConfig
     gate: GateConfig
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gantrack.config import Params, load_params
 from gantrack.errors import GantrackError
+from gantrack.tracking import TrackingContext, check_tracking_server, retry_when_locked, stage_run
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -22,8 +23,11 @@ def run_stage(
 ) -> None:
     """Validate ``params.yaml``, open this execution's MLflow run, and run ``body(params)``.
 
-    A :class:`GantrackError` (bad params, missing data, ...) is printed as one message and
-    exits with status 2; anything else is a bug and keeps its traceback.
+    Before ``body`` does any work: a tracking server that does not answer stops the stage
+    (nothing is written), and the run links the stages upstream that DVC reused (see
+    :mod:`gantrack.lineage`). After it: the stage's run record is written. A
+    :class:`GantrackError` (bad params, missing data, an unreachable server, ...) is printed
+    as one message and exits with status 2; anything else is a bug and keeps its traceback.
 
     In a ``TF_CONFIG`` cluster only the chief writes: any other worker runs ``body`` with
     the ``paths`` keys in ``worker_outputs`` moved into a scratch folder (their current
@@ -31,7 +35,6 @@ def run_stage(
     MLflow store there; the folder is deleted when the worker ends.
     """
     from gantrack.distribute import cluster_role
-    from gantrack.tracking import TrackingContext, stage_run
 
     try:
         params = load_params(PARAMS_FILE)
@@ -40,8 +43,16 @@ def run_stage(
             run_as_worker(name, body, params, worker_outputs, role)
             return
         context = TrackingContext.from_environment(os.environ, Path.cwd())
-        with stage_run(name, params, context, work_dir=Path.cwd()):
+        check_tracking_server(context.tracking_uri)
+        # DVC names the stage it runs (reference@x is the DVC stage reference_evaluator).
+        dvc_stage = os.environ.get("DVC_STAGE")
+        with stage_run(name, params, context, work_dir=Path.cwd()) as run:
+            recorder = StageRecorder(run, params.paths.run_records, dvc_stage or name)
+            if dvc_stage:
+                recorder.link_reused(upstream_stages(dvc_stage))
+            recorder.start()
             body(params)
+            recorder.finish()
     except GantrackError as error:
         print(f"gantrack {name}: error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -73,6 +84,53 @@ def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role)
                 body(params)
         finally:
             mlflow.set_tracking_uri(None)
+
+
+class StageRecorder:
+    """Links reused upstream stages into ``run`` and writes this stage's run record."""
+
+    def __init__(self, run, records_folder: Path, stage: str) -> None:
+        from mlflow import MlflowClient
+
+        self.client = MlflowClient()
+        self.run_id = run.info.run_id
+        self.experiment_id = run.info.experiment_id
+        self.records_folder = Path(records_folder)
+        self.stage = stage
+        self.before = None
+
+    def link_reused(self, upstream: tuple[str, ...]) -> None:
+        from gantrack.lineage import link_reused_stage, load_records, records_to_link
+
+        tags = retry_when_locked(self.client.get_run)(self.run_id).data.tags
+        for record in records_to_link(
+            load_records(self.records_folder, upstream), self.run_id, tags
+        ):
+            link_reused_stage(self.client, self.run_id, record)
+            print(f"{record.stage}: reused; linked its run {record.run_id}")
+
+    def start(self) -> None:
+        from gantrack.lineage import snapshot_run
+
+        self.before = retry_when_locked(snapshot_run)(self.client, self.run_id)
+
+    def finish(self) -> None:
+        from gantrack.lineage import save_record, snapshot_run, stage_record
+
+        after = retry_when_locked(snapshot_run)(self.client, self.run_id)
+        record = stage_record(self.stage, self.run_id, self.experiment_id, self.before, after)
+        save_record(record, self.records_folder / f"{self.stage}.json")
+
+
+def upstream_stages(dvc_stage: str) -> tuple[str, ...]:
+    """The DVC stages upstream of ``dvc_stage`` in this working copy; () if DVC cannot say."""
+    from gantrack.lineage import dvc_upstream_stages
+
+    try:
+        return dvc_upstream_stages(Path.cwd(), dvc_stage)
+    except Exception as error:  # a link is worth a warning, not a failed stage
+        print(f"warning: cannot read DVC's stage graph ({error}); reused stages not linked")
+        return ()
 
 
 def progress_verbosity() -> int:

@@ -10,22 +10,130 @@ The default store is ``mlflow.db`` (sqlite) at the repository root, by absolute 
 DVC sets ``DVC_ROOT`` to the *original* repository even for ``--temp`` and queued
 experiments, which run in copies under ``.dvc/tmp``, so all runs land in one store.
 ``MLFLOW_TRACKING_URI`` overrides it.
+
+Two things can go wrong with a store that a stage cannot fix by itself, and both are
+handled here: a sqlite store written by two experiments at once (``dvc queue start -j 2``)
+answers "database is locked" once a writer has waited out MLflow's 20 s busy timeout, so
+every write retries with a bounded backoff (:func:`retry_when_locked`); and a tracking
+server that does not answer would make MLflow's HTTP client retry for minutes, so a stage
+checks it first, with a short timeout, before it does any work (:func:`check_tracking_server`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import random
 import subprocess
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from gantrack.config import Params, flatten_params
+from gantrack.errors import GantrackError
 
 DEFAULT_EXPERIMENT = "gantrack"
 EXECUTION_KEY_TAG = "gantrack.execution_key"
 STAGES_TAG = "gantrack.stages"
+
+# Writes retry for about 1 + 2 + 4 + 8 + 8 + 8 = 31 s (plus MLflow's own 20 s busy wait per
+# attempt): far longer than any write of another stage holds the lock, yet bounded.
+LOCK_RETRY_ATTEMPTS = 7
+LOCK_RETRY_FIRST_DELAY_S = 1.0
+LOCK_RETRY_MAX_DELAY_S = 8.0
+SERVER_CHECK_TIMEOUT_S = 5.0
+
+_LOCKED_MESSAGES = ("database is locked", "database table is locked")
+
+Result = TypeVar("Result")
+Arguments = ParamSpec("Arguments")
+
+
+class TrackingStoreError(GantrackError):
+    """The MLflow store cannot be reached or stays locked."""
+
+
+def is_locked_error(error: BaseException) -> bool:
+    """True for sqlite's "database is locked", raw or wrapped by MLflow or SQLAlchemy."""
+    while error is not None:
+        if any(message in str(error) for message in _LOCKED_MESSAGES):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def retry_when_locked(
+    action: Callable[Arguments, Result],
+    attempts: int = LOCK_RETRY_ATTEMPTS,
+    first_delay: float = LOCK_RETRY_FIRST_DELAY_S,
+    max_delay: float = LOCK_RETRY_MAX_DELAY_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Callable[Arguments, Result]:
+    """``action`` retried while the store is locked, waiting d, 2d, 4d, ... (≤ ``max_delay``).
+
+    Each wait is jittered by ±25% so two writers that collided do not collide again in
+    step. Other errors propagate at once; after ``attempts`` locked tries, a
+    :class:`TrackingStoreError` says so. Only idempotent writes may be wrapped (setting a
+    tag or a param twice is harmless; a metric point logged twice would be a duplicate, but
+    sqlite rolls back the whole failed transaction, so a locked write wrote nothing).
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
+
+    @functools.wraps(action)
+    def retrying(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Result:
+        delay = first_delay
+        for attempt in range(1, attempts + 1):
+            try:
+                return action(*args, **kwargs)
+            except Exception as error:
+                if not is_locked_error(error):
+                    raise
+                if attempt == attempts:
+                    raise TrackingStoreError(
+                        f"the MLflow store stayed locked through {attempts} attempts of "
+                        f"{getattr(action, '__name__', 'a write')}: another process holds "
+                        "a write lock on the sqlite database; retry when it has finished, or "
+                        "use a tracking server (MLFLOW_TRACKING_URI=http://...) for many "
+                        "parallel experiments"
+                    ) from error
+            sleep(delay * random.uniform(0.75, 1.25))
+            delay = min(2 * delay, max_delay)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    return retrying
+
+
+def check_tracking_server(tracking_uri: str, timeout: float = SERVER_CHECK_TIMEOUT_S) -> None:
+    """Raise :class:`TrackingStoreError` naming ``tracking_uri`` if its server does not answer.
+
+    Only ``http(s)://`` stores are checked (with one GET of MLflow's ``/health`` endpoint);
+    a file or database store is opened by MLflow itself. Without this check, MLflow's HTTP
+    client retries a dead server for minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``) and the
+    stage would fail only after its work, or half-way through it.
+    """
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as error:
+        raise TrackingStoreError(
+            f"MLflow tracking server {tracking_uri} is unreachable ({type(error).__name__}: "
+            f"{error}); start it (mlflow server --host 127.0.0.1 --port ...), or point "
+            "MLFLOW_TRACKING_URI at a running one, or unset MLFLOW_TRACKING_URI to use the "
+            "local sqlite store"
+        ) from None
+    if response.status_code >= 500:
+        raise TrackingStoreError(
+            f"MLflow tracking server {tracking_uri} answered {url} with HTTP "
+            f"{response.status_code}; check the server's log, or unset MLFLOW_TRACKING_URI "
+            "to use the local sqlite store"
+        )
 
 
 @dataclass(frozen=True)
@@ -108,15 +216,14 @@ def stage_run(
 
     Logs the flattened params and the tags every run carries: git commit and dirty flag,
     DVC experiment name and baseline, dataset, and the stages this execution ran. An
-    exception inside marks the run FAILED and propagates.
+    exception inside marks the run FAILED and propagates. Every write retries while a
+    sqlite store is locked.
     """
     import mlflow
 
     mlflow.set_tracking_uri(context.tracking_uri)
-    experiment = _get_or_create_experiment(context)
-    existing = _find_execution_run(experiment.experiment_id, context.execution_key)
-    run_name = context.dvc_experiment if existing is None else None
-    with mlflow.start_run(run_id=existing, run_name=run_name) as run:
+    run = retry_when_locked(_open_run)(context)
+    try:
         stages = run.data.tags.get(STAGES_TAG, "")
         commit, dirty = git_state(work_dir)
         tags = {
@@ -128,9 +235,29 @@ def stage_run(
             "dvc.baseline": context.dvc_baseline,
             "gantrack.dataset": params.data.dataset,
         }
-        mlflow.set_tags({key: value for key, value in tags.items() if value is not None})
-        mlflow.log_params(flatten_params(params))
+        retry_when_locked(mlflow.set_tags)(
+            {key: value for key, value in tags.items() if value is not None}
+        )
+        retry_when_locked(mlflow.log_params)(flatten_params(params))
         yield run
+    except BaseException:
+        retry_when_locked(mlflow.end_run)("FAILED")
+        raise
+    retry_when_locked(mlflow.end_run)("FINISHED")
+
+
+def _open_run(context: TrackingContext):
+    """Start this execution's run, or resume it if an earlier stage created it."""
+    import mlflow
+
+    experiment = _get_or_create_experiment(context)
+    existing = _find_execution_run(experiment.experiment_id, context.execution_key)
+    if existing is not None:
+        return mlflow.start_run(run_id=existing)
+    # The key is set at creation, in the same write: if a locked store fails a later write of
+    # this attempt, the retry finds this run instead of creating a second one.
+    tags = {EXECUTION_KEY_TAG: context.execution_key} if context.execution_key else None
+    return mlflow.start_run(run_name=context.dvc_experiment, tags=tags)
 
 
 def _get_or_create_experiment(context: TrackingContext):
@@ -179,7 +306,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, prefix: s
             flat[name] = float(value)
 
     walk(prefix, metrics)
-    mlflow.log_metrics(flat, step=step)
+    retry_when_locked(mlflow.log_metrics)(flat, step=step)
 
 
 def epoch_metrics_sink(prefix: str = ""):
@@ -198,7 +325,7 @@ def grid_image_sink(folder: str):
     import mlflow
 
     def sink(epoch: int, grid) -> None:
-        mlflow.log_image(grid, artifact_file=f"{folder}/epoch_{epoch:03d}.png")
+        retry_when_locked(mlflow.log_image)(grid, artifact_file=f"{folder}/epoch_{epoch:03d}.png")
 
     return sink
 
@@ -207,24 +334,10 @@ def log_artifacts(*paths: Path, folder: str | None = None) -> None:
     import mlflow
 
     for path in paths:
-        mlflow.log_artifact(str(path), artifact_path=folder)
+        retry_when_locked(mlflow.log_artifact)(str(path), artifact_path=folder)
 
 
-def log_generator(generator) -> None:
-    """Log the generator with MLflow's Keras flavour and a latent -> image signature.
-
-    Requirements are pinned to the versions that trained it, so the logged model loads
-    without guessing (and without MLflow's slow requirement inference).
-    """
-    from importlib.metadata import version
-
+def set_tag(key: str, value: str) -> None:
     import mlflow
-    import numpy as np
-    from mlflow.models import infer_signature
 
-    requirements = [f"{package}=={version(package)}" for package in ("tensorflow", "keras")]
-    latent = np.zeros((2, generator.input_shape[-1]), dtype=np.float32)
-    signature = infer_signature(latent, generator.predict(latent, verbose=0))
-    mlflow.keras.log_model(
-        generator, name="generator", signature=signature, pip_requirements=requirements
-    )
+    retry_when_locked(mlflow.set_tag)(key, value)
