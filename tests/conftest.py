@@ -42,3 +42,10 @@ def pipeline_repo(tmp_path_factory, repo_root):
     copy_project(repo_root, repo)
     edit_params(repo, TINY)
     return repo, init_and_repro(repo).stdout
+
+
+def tiny_train_config(params, **changes):
+    """``params.train`` shrunk for a step on a tiny batch (latent 8, batch 4, one epoch)."""
+    return params.train.model_copy(
+        update={"latent_dim": 8, "batch_size": 4, "epochs": 1, **changes}
+    )

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
+from conftest import tiny_train_config
 from PIL import Image
 from test_pipeline import BIN, copy_project, edit_params, environment, mlflow_runs, run
 
@@ -25,12 +26,6 @@ from gantrack.data import Split, save_split
 from gantrack.training import build_gan, build_state, epoch_order, train_gan
 
 
-def tiny_config(params, **changes):
-    return params.train.model_copy(
-        update={"latent_dim": 8, "batch_size": 4, "epochs": 1, **changes}
-    )
-
-
 def trained_gan(config, seed=0):
     gan = build_gan(config, (28, 28, 1), seed=seed)
     images = np.random.default_rng(seed).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
@@ -39,7 +34,7 @@ def trained_gan(config, seed=0):
 
 
 def test_restore_gives_back_every_variable_exactly(params, tmp_path):
-    config = tiny_config(params, ema_decay=0.9, diffaugment=["cutout"])
+    config = tiny_train_config(params, ema_decay=0.9, diffaugment=["cutout"])
     gan = trained_gan(config)
     history = {"train_log": [{"epoch": 1, "d_loss": 1.5}]}
     (tmp_path / "best.keras").write_bytes(b"model")
@@ -66,7 +61,7 @@ def test_restore_gives_back_every_variable_exactly(params, tmp_path):
 
 
 def test_only_complete_checkpoints_count_and_old_ones_go(params, tmp_path):
-    gan = trained_gan(tiny_config(params))
+    gan = trained_gan(tiny_train_config(params))
     folder = tmp_path / "ckpt"
     save_checkpoint(folder, gan, 1, "f", {})
     save_checkpoint(folder, gan, 2, "f", {})
@@ -80,9 +75,9 @@ def test_only_complete_checkpoints_count_and_old_ones_go(params, tmp_path):
 
 
 def test_restore_refuses_a_checkpoint_of_another_model(params, tmp_path):
-    gan = trained_gan(tiny_config(params))
+    gan = trained_gan(tiny_train_config(params))
     save_checkpoint(tmp_path, gan, 1, "f", {})
-    other = build_gan(tiny_config(params, latent_dim=9), (28, 28, 1), seed=0)
+    other = build_gan(tiny_train_config(params, latent_dim=9), (28, 28, 1), seed=0)
     build_state(other)
     with pytest.raises(CheckpointMismatchError, match="delete the folder to start afresh"):
         restore_checkpoint(latest_checkpoint(tmp_path), other)

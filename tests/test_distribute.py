@@ -117,3 +117,15 @@ def test_feature_extraction_on_two_replicas_equals_one_device():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok (11, 4)")
+
+
+def test_one_replica_extraction_is_left_as_it_is():
+    import tensorflow as tf
+
+    from gantrack.distribute import on_all_replicas
+
+    def run_batch(images):
+        return images, images
+
+    assert on_all_replicas(run_batch, tf.distribute.get_strategy()) is run_batch
+    assert on_all_replicas(run_batch, None) is run_batch

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import tiny_train_config
 
 from gantrack.gan import EMA_WARMUP, METRIC_NAMES, PENALTY_METRIC
 from gantrack.training import (
@@ -14,18 +15,12 @@ from gantrack.training import (
 )
 
 
-def tiny(params, **changes):
-    return params.train.model_copy(
-        update={"latent_dim": 8, "batch_size": 4, "epochs": 1, **changes}
-    )
-
-
 def random_images(count, shape=(28, 28, 1), seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, (count, *shape)).astype(np.float32)
 
 
 def test_train_step_updates_both_networks_and_reports_finite_means(params):
-    config = tiny(params)
+    config = tiny_train_config(params)
     gan = build_gan(config, (28, 28, 1), seed=0)
     images = random_images(8)
     generator_before = [w.copy() for w in gan.generator.get_weights()]
@@ -57,7 +52,7 @@ VARIANTS = [
 
 @pytest.mark.parametrize(("loss", "changes", "shape"), VARIANTS, ids=[v[0] for v in VARIANTS])
 def test_each_loss_with_stabilisers_takes_finite_steps(params, loss, changes, shape):
-    config = tiny(params, loss=loss, **changes)
+    config = tiny_train_config(params, loss=loss, **changes)
     classes = 3 if config.conditional else None
     gan = build_gan(config, shape, seed=0, num_classes=classes)
     images, labels = random_images(8 * config.critic_steps, shape), np.arange(16) % 3
@@ -76,7 +71,7 @@ def test_each_loss_with_stabilisers_takes_finite_steps(params, loss, changes, sh
 
 
 def test_ema_averages_trainable_weights_and_copies_batchnorm_statistics(params):
-    config = tiny(params, ema_decay=0.9)
+    config = tiny_train_config(params, ema_decay=0.9)
     gan = build_gan(config, (28, 28, 1), seed=0)
     initial = [w.copy() for w in gan.generator.get_weights()]
     train_gan(gan, random_images(4), config, seed=0, callbacks=[], verbose=0)  # one step
@@ -95,7 +90,7 @@ def test_ema_averages_trainable_weights_and_copies_batchnorm_statistics(params):
 
 
 def test_mixed_precision_uses_loss_scaling_and_keeps_float32_outputs(params):
-    config = tiny(params, mixed_precision=True)
+    config = tiny_train_config(params, mixed_precision=True)
     gan = build_gan(config, (28, 28, 1), seed=0)
     for optimizer in (gan.generator_optimizer, gan.discriminator_optimizer):
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
@@ -109,7 +104,7 @@ def test_mixed_precision_uses_loss_scaling_and_keeps_float32_outputs(params):
 
 
 def test_same_seed_same_weights(params):
-    config = tiny(params)
+    config = tiny_train_config(params)
     images = random_images(8)
     weights = []
     for _ in range(2):
@@ -139,4 +134,4 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
 
 def test_conditional_gan_on_unlabeled_data_is_a_clear_error(params):
     with pytest.raises(UnconditionableDataError, match=r"set train\.conditional: false"):
-        build_gan(tiny(params, conditional=True), (28, 28, 1), seed=0, num_classes=0)
+        build_gan(tiny_train_config(params, conditional=True), (28, 28, 1), seed=0, num_classes=0)

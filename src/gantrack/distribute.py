@@ -167,9 +167,10 @@ def on_all_replicas(run_batch, strategy):
     """
     import numpy as np
 
-    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
-    local_devices = len(getattr(strategy.extended, "worker_devices", ())) if strategy else 0
-    if replicas == 1 or local_devices < 2:
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return run_batch
+    local_devices = len(strategy.extended.worker_devices)
+    if local_devices < 2:
         return run_batch
 
     def run(batch):
