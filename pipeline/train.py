@@ -57,7 +57,9 @@ def periodic_evaluation(
     )
 
 
-def resume(params: Params, gan, fingerprint: str, report, evaluation, best_path: Path) -> int:
+def resume(
+    params: Params, gan, fingerprint: str, report, grids, evaluation, best_path: Path
+) -> int:
     """Restore the last checkpoint if it was made by these very settings; its epoch, or 0."""
     checkpoint = latest_checkpoint(params.paths.checkpoints)
     if checkpoint is None:
@@ -71,6 +73,7 @@ def resume(params: Params, gan, fingerprint: str, report, evaluation, best_path:
     build_state(gan)
     restore_checkpoint(checkpoint, gan)
     report.replay(checkpoint.history["train_log"])
+    grids.replay(checkpoint.epoch)
     if evaluation is not None:
         evaluation.replay(checkpoint.history["train_eval"])
         if (best := checkpoint.file("best.keras")) is not None:
@@ -107,7 +110,7 @@ def train(params: Params) -> None:
         evaluation = periodic_evaluation(params, generator, best_path, num_classes, strategy)
         callbacks.append(evaluation)
     fingerprint = training_fingerprint(params, split)
-    first_epoch = resume(params, gan, fingerprint, report, evaluation, best_path)
+    first_epoch = resume(params, gan, fingerprint, report, grids, evaluation, best_path)
     if config.checkpoint_every:
 
         def save(epoch: int) -> None:

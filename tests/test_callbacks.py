@@ -36,6 +36,14 @@ def test_grid_snapshot_uses_fixed_latent_vectors():
     np.testing.assert_array_equal(grids[0], grids[1])  # same weights, same latents
 
 
+def test_grid_snapshot_replays_the_resumed_epochs_grid():
+    generator = build_generator(latent_dim=4)
+    sent = []
+    grids = GridSnapshot(generator, np.zeros((4, 4), np.float32), 2, [lambda *a: sent.append(a)])
+    grids.replay(5)  # resumed after epoch 5: the new run gets that epoch's grid
+    assert [epoch for epoch, _ in sent] == [5] and grids.last_grid is sent[0][1]
+
+
 def test_periodic_evaluation_scores_every_n_and_last_epoch_and_keeps_best():
     generator = build_generator(latent_dim=4)
     fids = iter([30.0, 10.0, 20.0])

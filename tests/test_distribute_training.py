@@ -52,6 +52,7 @@ def train(replicas: int, params_path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # ~35 s: two fresh TensorFlow processes
 def test_mirrored_on_two_devices_matches_one_device(repo_root):
     one, two = train(1, repo_root / "params.yaml"), train(2, repo_root / "params.yaml")
     assert (one["replicas"], two["replicas"]) == (1, 2)
@@ -66,6 +67,7 @@ def test_mirrored_on_two_devices_matches_one_device(repo_root):
         assert two["losses"][name] == pytest.approx(one["losses"][name], rel=0.05)
 
 
+@pytest.mark.slow  # ~35 s: two workers train an epoch
 def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_root):
     """Two workers on 127.0.0.1, one short epoch: the chief's files and MLflow run only."""
     import os

@@ -55,6 +55,7 @@ def s3_remote(tmp_path_factory):
         service.stop()
 
 
+@pytest.mark.slow  # ~80 s: two clones reproduce up to the reference statistics
 def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
     author, teammate = tmp_path / "author", tmp_path / "teammate"
     author.mkdir()

@@ -107,6 +107,7 @@ def tracking_server(world_readable_dir):
 
 
 @needs_postgres
+@pytest.mark.slow  # ~45 s: PostgreSQL and MLflow server start-up
 def test_tracking_server_on_postgresql_keeps_runs_and_proxies_artifacts(
     tracking_server, world_readable_dir
 ):

@@ -100,6 +100,14 @@ class GridSnapshot(keras.callbacks.Callback):
         for sink in self.sinks:
             sink(epoch + 1, self.last_grid)
 
+    def replay(self, epoch: int) -> None:
+        """A resumed run: the restored generator's grid as epoch ``epoch``'s (1-based).
+
+        The earlier epochs' grids went to the interrupted run; this gives the new run the
+        grid it resumes from, so even a run with no epoch left to train shows one.
+        """
+        self.on_epoch_end(epoch - 1)
+
 
 class PeriodicEvaluation(keras.callbacks.Callback):
     """Every ``every`` epochs, and after the last, scores images from fixed latent vectors.
