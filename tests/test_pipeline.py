@@ -7,8 +7,6 @@ tests/test_local_workflow.py can restore its stages from the same run cache.
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,8 @@ import pytest
 import requests
 import yaml
 from mlflow.tracking import MlflowClient
+
+from gantrack.services import free_port, start_mlflow_server
 
 BIN = Path(sys.executable).parent
 TRACKED = [
@@ -257,63 +257,16 @@ def test_run_cache_restores_a_stage_with_its_record(pipeline_repo):
     assert len(mlflow_runs(repo)) == 2  # nothing ran that logs
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on a free loopback port; stopped by its process group id."""
     folder = tmp_path_factory.mktemp("mlflow_server")
-    port = free_port()
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: its workers stop with it
-    )
-    url = f"http://127.0.0.1:{port}"
+    store = f"sqlite:///{folder / 'mlflow.db'}"
+    server = start_mlflow_server(store, folder / "artifacts", free_port(), folder / "server.log")
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"mlflow server exited:\n{(folder / 'server.log').read_text()}"
-                )
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("mlflow server did not answer within 180 s")
-            time.sleep(1)
-        yield url
+        yield server.url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+        server.stop()
 
 
 def test_pipeline_logs_through_a_tracking_server(pipeline_repo, mlflow_server):

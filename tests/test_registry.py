@@ -1,14 +1,10 @@
 """The generator as MLflow models: Keras flavour, the request-table pyfunc, the registry."""
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import keras
@@ -27,6 +23,7 @@ from gantrack.registry import (
 )
 from gantrack.sampler_model import sample_requests
 from gantrack.sampling import generate_images, latent_vectors
+from gantrack.services import Service, answers_http, free_port, start_process, wait_until
 
 LATENT = 4
 
@@ -149,10 +146,7 @@ print(images.shape, float(np.abs(images).max()))
 def test_mlflow_models_serve_answers_requests(registered, tmp_path):
     """`mlflow models serve` on a free loopback port: POST requests, get images back."""
     uri = registered[-1]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (tmp_path / "serve.log").open("w")
+    port = free_port()
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         "models",
@@ -175,26 +169,12 @@ def test_mlflow_models_serve_answers_requests(registered, tmp_path):
         "MLFLOW_TRACKING_URI": uri,
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    server = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=environ,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "serve.log"
+    process = start_process("mlflow models serve", command, log_path, env=environ, cwd=tmp_path)
+    server = Service("mlflow models serve", process, f"http://127.0.0.1:{port}", log_path)
+    url = server.url
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "mlflow models serve did not answer in 180 s"
-            time.sleep(1)
+        wait_until(lambda: answers_http(f"{url}/ping"), server, 180, "answer /ping")
         body = {"dataframe_records": [{"num_images": 2, "seed": 0}, {"num_images": 1, "seed": 5}]}
         response = requests.post(f"{url}/invocations", json=body, timeout=60)
         assert response.status_code == 200, response.text
@@ -207,20 +187,7 @@ def test_mlflow_models_serve_answers_requests(registered, tmp_path):
         )
         assert refused.status_code >= 400 and "unconditional" in refused.text
     finally:
-        stop_process_group(server)
-        log.close()
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    """SIGTERM the group the process leads (its workers too), SIGKILL after 20 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        server.stop(timeout=20)
 
 
 def test_a_conditional_sampler_logs_with_a_labelled_example(tmp_path):

@@ -1,6 +1,5 @@
 import json
 import shutil
-import socket
 
 import mlflow
 import numpy as np
@@ -9,6 +8,7 @@ from mlflow import MlflowClient
 
 import gantrack.stage
 from gantrack.data import Split
+from gantrack.services import free_port
 from gantrack.stage import run_stage, training_fingerprint
 from gantrack.tracking import log_metrics
 
@@ -50,9 +50,7 @@ def workspace(tmp_path, repo_root, monkeypatch):
 
 
 def test_unreachable_server_stops_the_stage_before_any_work(workspace, monkeypatch, capsys):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        uri = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     worked = []
     with pytest.raises(SystemExit) as stopped:

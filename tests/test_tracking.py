@@ -1,4 +1,3 @@
-import socket
 import sqlite3
 import threading
 import time
@@ -8,6 +7,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from gantrack.services import free_port
 from gantrack.tracking import (
     EXECUTION_KEY_TAG,
     TrackingContext,
@@ -166,12 +166,6 @@ def test_retry_outlasts_a_real_lock_held_by_another_connection(tmp_path):
         holder.close()
     with sqlite3.connect(database) as reader:
         assert reader.execute("select value from metrics").fetchall() == [(2.0,)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_unreachable_server_is_named_at_once():

@@ -179,12 +179,9 @@ def on_all_replicas(run_batch, strategy):
             lambda context: context.replica_id_in_sync_group % local_devices
         )
         outputs = strategy.run(lambda index: run_batch(parts[int(index)]), args=(indices,))
-        features, probabilities = outputs
-        return (
-            np.concatenate([np.asarray(v) for v in strategy.experimental_local_results(features)]),
-            np.concatenate(
-                [np.asarray(v) for v in strategy.experimental_local_results(probabilities)]
-            ),
+        return tuple(  # features, probabilities: each the replicas' parts in order
+            np.concatenate([np.asarray(part) for part in strategy.experimental_local_results(out)])
+            for out in outputs
         )
 
     return run

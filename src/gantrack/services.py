@@ -19,6 +19,7 @@ Caveats:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -37,8 +38,8 @@ from gantrack.errors import GantrackError
 
 LOOPBACK = "127.0.0.1"
 POSTGRES_ACCOUNT = "postgres"
-# Debian installs the server binaries here, outside PATH (only wrappers are on PATH).
-POSTGRES_BIN_DIRS = ("/usr/lib/postgresql/{version}/bin",)
+# Debian installs the server binaries in <this>/<major version>/bin, outside PATH.
+POSTGRES_VERSIONS_DIR = Path("/usr/lib/postgresql")
 
 
 class ServiceError(GantrackError):
@@ -57,17 +58,15 @@ def postgres_binary(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    tried = []
-    for pattern in POSTGRES_BIN_DIRS:
-        root = Path(pattern.split("{version}")[0])
-        versions = sorted(root.iterdir(), reverse=True) if root.is_dir() else []
-        for version_dir in versions:
-            candidate = Path(pattern.format(version=version_dir.name)) / name
-            tried.append(str(candidate))
-            if candidate.is_file():
-                return candidate
+    candidates = sorted(
+        POSTGRES_VERSIONS_DIR.glob(f"*/bin/{name}"),
+        key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else -1,
+        reverse=True,
+    )
+    if candidates:
+        return candidates[0]
     raise ServiceError(
-        f"PostgreSQL's {name!r} was not found on PATH or in {tried or list(POSTGRES_BIN_DIRS)}.\n"
+        f"PostgreSQL's {name!r} was not found on PATH or in {POSTGRES_VERSIONS_DIR}/*/bin.\n"
         "Install the server (Debian: `apt install postgresql`) or put its bin folder on PATH."
     )
 
@@ -108,14 +107,18 @@ class Service:
         return self.process.pid
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM the process group (the server and its workers), then SIGKILL if needed."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        """SIGTERM the process group (the server and its workers), then SIGKILL if needed.
+
+        The group is signalled even when its leader has already exited: workers it started
+        may still be running.
+        """
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=timeout)
 
     def log_tail(self, lines: int = 20) -> str:
@@ -125,14 +128,18 @@ class Service:
 
 
 def start_process(
-    name: str, command: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+    name: str,
+    command: Sequence[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen:
     """Start ``command`` in a new session (own process group), output to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         try:
             return subprocess.Popen(
-                list(command), stdout=log, stderr=subprocess.STDOUT, env=env,
+                list(command), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                 start_new_session=True,
             )  # fmt: skip
         except FileNotFoundError as missing:
