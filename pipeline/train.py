@@ -12,7 +12,12 @@ from gantrack.callbacks import (
     PeriodicCheckpoint,
     PeriodicEvaluation,
 )
-from gantrack.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
+from gantrack.checkpoint import (
+    latest_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    share_chiefs_resume,
+)
 from gantrack.config import Params
 from gantrack.data import load_split
 from gantrack.distribute import make_strategy, on_all_replicas
@@ -70,7 +75,6 @@ def resume(
             "not resuming it; training from the start"
         )
         return 0
-    build_state(gan)
     restore_checkpoint(checkpoint, gan)
     report.replay(checkpoint.history["train_log"])
     grids.replay(checkpoint.epoch)
@@ -110,7 +114,15 @@ def train(params: Params) -> None:
         evaluation = periodic_evaluation(params, generator, best_path, num_classes, strategy)
         callbacks.append(evaluation)
     fingerprint = training_fingerprint(params, split)
-    first_epoch = resume(params, gan, fingerprint, report, grids, evaluation, best_path)
+    # The optimisers' slots now, on every process alike: a checkpoint restores into them,
+    # and under multi_worker each variable's creation is a collective all workers join.
+    build_state(gan)
+    first_epoch = 0
+    if strategy.extended.should_checkpoint:  # the chief (every process but multi_worker's)
+        first_epoch = resume(params, gan, fingerprint, report, grids, evaluation, best_path)
+    first_epoch = share_chiefs_resume(gan, first_epoch)  # multi_worker: to every worker
+    if first_epoch and not strategy.extended.should_checkpoint:
+        print(f"resuming after epoch {first_epoch} with the chief's training state")
     if config.checkpoint_every:
 
         def save(epoch: int) -> None:

@@ -125,10 +125,20 @@ def final_state(repo: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def test_training_killed_mid_run_resumes_to_identical_weights(tmp_path, repo_root):
+MIRRORED = {"distribute": "mirrored", "devices": ["/cpu:0", "/cpu:1"]}  # host CPU, split
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [{}, pytest.param(MIRRORED, id="mirrored", marks=pytest.mark.slow)],  # slow: ~1.5 min
+    ids=["one_device", "mirrored"],
+)
+def test_training_killed_mid_run_resumes_to_identical_weights(tmp_path, repo_root, strategy):
     """With every kind of state in play: EMA weights, DiffAugment's and the labels' RNG."""
     images = random_images(192)  # 12 steps of 16 per epoch
-    stateful = {"train": {"conditional": True, "ema_decay": 0.99, "diffaugment": ["cutout"]}}
+    stateful = {
+        "train": {"conditional": True, "ema_decay": 0.99, "diffaugment": ["cutout"], **strategy}
+    }
     whole = train_repo(repo_root, tmp_path / "whole", images)
     killed = train_repo(repo_root, tmp_path / "killed", images)
     for repo in (whole, killed):

@@ -51,10 +51,11 @@ def test_mirrored_on_two_logical_cpus_averages_the_global_batch():
     script = textwrap.dedent(
         """
         import numpy as np, tensorflow as tf
-        from gantrack.distribute import make_strategy, scale_for_replicas, split_host_cpu
-        split_host_cpu(2)
+        from gantrack.distribute import make_strategy, scale_for_replicas
+        # No split_host_cpu first: naming /cpu:1 makes make_strategy split the host CPU.
         strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
         assert strategy.num_replicas_in_sync == 2
+        assert len(tf.config.list_logical_devices("CPU")) == 2
         with strategy.scope():
             weight = tf.Variable(0.0)
         data = tf.constant([1.0, 2.0, 3.0, 4.0])  # global batch of 4
@@ -69,6 +70,14 @@ def test_mirrored_on_two_logical_cpus_averages_the_global_batch():
         (batch,) = list(dataset)
         per_replica = strategy.run(step, args=(batch,))
         total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+        # A sparse gradient (an embedding's, as in conditional GANs) is scaled alike.
+        def sparse(x):
+            slices = tf.IndexedSlices(tf.ones((2, 3)), tf.constant([0, 5]), tf.constant([9, 3]))
+            return scale_for_replicas(slices).values
+
+        halves = strategy.experimental_local_results(strategy.run(sparse, args=(batch,)))
+        assert all(np.array_equal(half, np.full((2, 3), 0.5)) for half in halves), halves
         print(float(total))
         """
     )
@@ -129,3 +138,66 @@ def test_one_replica_extraction_is_left_as_it_is():
 
     assert on_all_replicas(run_batch, tf.distribute.get_strategy()) is run_batch
     assert on_all_replicas(run_batch, None) is run_batch
+
+
+def test_cpu_devices_after_tensorflow_started_name_the_fix():
+    import tensorflow as tf
+
+    tf.constant(0)  # the runtime has started in this process
+    with pytest.raises(DistributeError, match="before the first TensorFlow operation"):
+        make_strategy("mirrored", ["/cpu:0", "/cpu:7"])
+
+
+BROADCAST = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, tensorflow as tf
+    from gantrack.distribute import broadcast_from_chief
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    index = json.loads(sys.argv[1])["task"]["index"]
+    rng = np.random.default_rng(index)  # each worker's own values: only the chief's count
+    floats = rng.normal(size=(3, 5)).astype(np.float32)
+    floats[0, :4] = [-0.0, np.float32(1e-40), np.nan, np.inf]  # -0, subnormal, NaN, inf
+    arrays = [floats, rng.integers(-2**62, 2**62, 7), rng.integers(0, 255, 5, np.uint8),
+              np.array(rng.integers(1000), np.int64)]  # a scalar, as an optimiser's step
+    received = broadcast_from_chief(strategy, arrays)
+    print(json.dumps({"sent": [a.tobytes().hex() for a in arrays],
+                      "received": [a.tobytes().hex() for a in received],
+                      "shapes": [[list(a.shape), str(a.dtype)] for a in received]}))
+    """
+)
+
+
+def test_broadcast_from_chief_gives_every_worker_the_chiefs_bits():
+    """Two MultiWorkerMirroredStrategy processes on 127.0.0.1: the worker gets the chief's."""
+    import os
+
+    from gantrack.services import free_port
+
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    processes = []
+    for index in range(2):
+        config = tf_config("worker", index, {"worker": workers})
+        environ = {**os.environ, "TF_CONFIG": config, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", BROADCAST, config],
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    results = []
+    for process in processes:
+        try:
+            stdout, stderr = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, stderr[-3000:]
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    chief, worker = results
+    assert chief["sent"] != worker["sent"]  # the workers started from different values
+    assert chief["received"] == chief["sent"] == worker["received"]
+    assert worker["shapes"] == [[[3, 5], "float32"], [[7], "int64"], [[5], "uint8"], [[], "int64"]]

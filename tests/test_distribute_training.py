@@ -67,26 +67,13 @@ def test_mirrored_on_two_devices_matches_one_device(repo_root):
         assert two["losses"][name] == pytest.approx(one["losses"][name], rel=0.05)
 
 
-@pytest.mark.slow  # ~35 s: two workers train an epoch
-def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_root):
-    """Two workers on 127.0.0.1, one short epoch: the chief's files and MLflow run only."""
+def start_workers(repo) -> list[subprocess.Popen]:
+    """`pipeline/train.py` in ``repo`` as two workers on 127.0.0.1, each with its TF_CONFIG."""
     import os
-    import time
 
-    import mlflow
-    from test_pipeline import BIN, TINY, copy_project, edit_params, run
+    from test_pipeline import BIN
 
     from gantrack.services import free_port
-
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    copy_project(repo_root, repo)
-    edit_params(repo, TINY)
-    edit_params(repo, {"train": {"epochs": 1, "eval_every": 0, "distribute": "multi_worker"},
-                       "sample": {"generator": "last"}})  # fmt: skip
-    run(["git", "init", "-q"], repo)
-    run([str(BIN / "dvc"), "repro", "prepare"], repo)
-    before = {path for path in repo.rglob("*") if ".git" not in path.parts}
 
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     processes = []
@@ -112,7 +99,14 @@ def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_roo
                 text=True,
             )
         )
-    deadline = time.monotonic() + 600
+    return processes
+
+
+def finish(processes: list[subprocess.Popen], timeout: float = 600) -> list[str]:
+    """Both workers' output once they end; both must exit 0 (killed if they outlive it)."""
+    import time
+
+    deadline = time.monotonic() + timeout
     outputs = []
     for process in processes:
         try:
@@ -121,6 +115,32 @@ def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_roo
             if process.poll() is None:
                 process.kill()
     assert [p.returncode for p in processes] == [0, 0], "\n----\n".join(o[-3000:] for o in outputs)
+    return outputs
+
+
+def multi_worker_repo(repo_root, repo, train: dict, target: str):
+    """A copy of the project with tiny params, ``train`` changes, and ``target`` reproduced."""
+    from test_pipeline import BIN, TINY, copy_project, edit_params, run
+
+    repo.mkdir()
+    copy_project(repo_root, repo)
+    edit_params(repo, TINY)
+    edit_params(repo, {"train": {"distribute": "multi_worker", **train},
+                       "sample": {"generator": "last"}})  # fmt: skip
+    run(["git", "init", "-q"], repo)
+    run([str(BIN / "dvc"), "repro", target], repo)
+    return repo
+
+
+@pytest.mark.slow  # ~35 s: two workers train an epoch
+def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_root):
+    """Two workers on 127.0.0.1, one short epoch: the chief's files and MLflow run only."""
+    import mlflow
+
+    train = {"epochs": 1, "eval_every": 0}
+    repo = multi_worker_repo(repo_root, tmp_path / "repo", train, "prepare")
+    before = {path for path in repo.rglob("*") if ".git" not in path.parts}
+    outputs = finish(start_workers(repo))
     assert "not the chief" in outputs[1] and "not the chief" not in outputs[0]
 
     # The chief's outputs, and nothing from the worker in the repository.
@@ -137,3 +157,48 @@ def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_roo
         mlflow.set_tracking_uri(None)
     train_runs = [r for r in runs if "train" in r.data.tags.get("gantrack.stages", "").split(",")]
     assert len(train_runs) == 1 and train_runs[0].info.status == "FINISHED"
+
+
+@pytest.mark.slow  # ~3.5 min: an uninterrupted, a killed and a resumed two-worker run
+def test_multi_worker_training_killed_mid_run_resumes_to_identical_weights(tmp_path, repo_root):
+    """Both workers SIGKILLed after the chief's first checkpoint; rerun, they resume exactly.
+
+    Only the chief has the checkpoint (the worker's outputs are scratch, as on another host
+    without a shared disk): the worker gets the chief's state by broadcast. The in-training
+    evaluation runs too, so the best generator so far is restored with the checkpoint.
+    """
+    import shutil
+    import signal
+    import time
+
+    from test_checkpoint import final_state
+
+    from gantrack.checkpoint import latest_checkpoint
+
+    train = {"epochs": 3, "eval_every": 1, "checkpoint_every": 1, "ema_decay": 0.99}
+    whole = multi_worker_repo(repo_root, tmp_path / "whole", train, "reference_evaluator")
+    killed = tmp_path / "killed"
+    shutil.copytree(whole, killed, symlinks=True)  # the same prepared data and evaluator
+    finish(start_workers(whole))
+
+    processes = start_workers(killed)
+    deadline = time.monotonic() + 300
+    while not (killed / "models/checkpoints/epoch_0001").exists():
+        assert all(p.poll() is None for p in processes), "a worker ended before epoch 1"
+        assert time.monotonic() < deadline, "no first checkpoint"
+        time.sleep(0.02)
+    for process in processes:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert latest_checkpoint(killed / "models/checkpoints").epoch < 3
+
+    chief, worker = finish(start_workers(killed))
+    assert "resuming from" in chief and "resuming after epoch" in worker, worker[-2000:]
+    ours, theirs = final_state(killed), final_state(whole)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+    log = (killed / "reports/train_log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
+    evaluations = (killed / "reports/train_eval.csv").read_text()
+    assert evaluations == (whole / "reports/train_eval.csv").read_text()

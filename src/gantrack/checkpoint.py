@@ -181,6 +181,38 @@ def restore_checkpoint(checkpoint: Checkpoint, gan) -> None:
             variable.assign(archive[f"v{index:04d}"])
 
 
+def share_chiefs_resume(gan, epoch: int) -> int:
+    """Under ``multi_worker``: the chief's resume epoch, and its training state, everywhere.
+
+    Only the chief reads checkpoints (other workers' folders are scratch, and other hosts
+    need not share its disk), so every worker calls this after the chief has (or has not)
+    restored one: the chief's ``epoch`` is broadcast, and when it is above 0 every
+    variable of :func:`training_variables` too (:func:`gantrack.distribute.broadcast_from_chief`,
+    bit for bit). Returns the epoch to continue from; a no-op under any other strategy.
+
+    Every worker must have built the optimisers' slots before (the same variables
+    everywhere, and creating a variable is itself a collective operation under
+    ``multi_worker``: :func:`gantrack.training.build_state` on all workers, at one point).
+    """
+    import tensorflow as tf
+
+    from gantrack.distribute import broadcast_from_chief
+
+    strategy = gan.distribute_strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return epoch
+    if not (gan.generator_optimizer.built and gan.discriminator_optimizer.built):
+        raise ValueError("build_state(gan) on every worker before share_chiefs_resume")
+    (agreed,) = broadcast_from_chief(strategy, [np.array([epoch], np.int64)])
+    epoch = int(agreed[0])
+    if epoch:
+        variables = training_variables(gan)
+        values = broadcast_from_chief(strategy, [variable.numpy() for variable in variables])
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+    return epoch
+
+
 def _kind(path: str) -> str:
     """A variable's path without Keras's per-process name counters: ``dense/kernel``.
 

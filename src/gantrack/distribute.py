@@ -22,6 +22,7 @@ Conventions every strategy shares:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -95,7 +96,12 @@ def split_host_cpu(num_devices: int) -> None:
 
 
 def make_strategy(name: str, devices: Sequence[str] | None = None):
-    """The :class:`tf.distribute.Strategy` called ``name``; see the module docstring."""
+    """The :class:`tf.distribute.Strategy` called ``name``; see the module docstring.
+
+    ``mirrored`` on CPU devices beyond ``/cpu:0`` (``["/cpu:0", "/cpu:1"]``) first presents
+    the host CPU as that many logical devices (:func:`split_host_cpu`): how the strategy is
+    tried, and tested, without GPUs. That must happen before TensorFlow starts its runtime.
+    """
     import tensorflow as tf
 
     if name not in DISTRIBUTE_NAMES:
@@ -105,6 +111,7 @@ def make_strategy(name: str, devices: Sequence[str] | None = None):
             raise DistributeError("train.devices is only used by 'mirrored'; set it to null")
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        _provide_cpu_devices(devices or ())
         # Reduce through one device where NCCL is absent (CPUs); NCCL is picked on GPUs.
         gpus = tf.config.list_logical_devices("GPU")
         on_gpus = bool(gpus) and (not devices or all("GPU" in d.upper() for d in devices))
@@ -119,15 +126,78 @@ def make_strategy(name: str, devices: Sequence[str] | None = None):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+def _provide_cpu_devices(devices: Sequence[str]) -> None:
+    """Split the host CPU when ``devices`` name more CPU devices than it presents."""
+    import tensorflow as tf
+
+    indices = [int(match[1]) for d in devices if (match := _CPU_DEVICE.search(d))]
+    needed = max(indices, default=0) + 1
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    present = tf.config.get_logical_device_configuration(cpu)
+    if needed <= (len(present) if present else 1):
+        return
+    try:
+        split_host_cpu(needed)
+    except RuntimeError as error:  # TensorFlow's runtime already started
+        raise DistributeError(
+            f"train.devices names {needed} CPU devices, but TensorFlow started with "
+            f"{len(present) if present else 1}: split the host CPU (split_host_cpu) before "
+            "the first TensorFlow operation"
+        ) from error
+
+
+_CPU_DEVICE = re.compile(r"CPU:(\d+)$", re.IGNORECASE)
+
+
+def broadcast_from_chief(strategy, arrays: Sequence) -> list:
+    """The chief's ``arrays`` on every worker, bit for bit; ``arrays`` itself elsewhere.
+
+    Every worker of a ``multi_worker`` cluster must call it at the same point with arrays
+    of the same shapes and dtypes (its own values, which are ignored). The arrays' bytes
+    travel as int32 words in one all-reduce (SUM) to which only the chief's first replica
+    contributes non-zero words: integer addition of zeros is exact, where float addition
+    would flush subnormals and turn -0.0 into 0.0. Needs no shared disk: TensorFlow's
+    collective ops carry the data between the hosts of ``TF_CONFIG``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    arrays = [np.asarray(array, order="C") for array in arrays]  # 0-d stays 0-d
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return arrays
+    chief = strategy.extended.should_checkpoint  # TensorFlow's chief: the one that saves
+    payload = b"".join(array.tobytes() for array in arrays)
+    payload += bytes(-len(payload) % 4)  # whole int32 words
+    words = np.frombuffer(payload, np.int32) if chief else np.zeros(len(payload) // 4, np.int32)
+    local_devices = len(strategy.extended.worker_devices)
+    mine, zeros = tf.constant(words), tf.zeros(len(words), tf.int32)
+    contributions = strategy.experimental_distribute_values_from_function(
+        lambda context: mine if context.replica_id_in_sync_group % local_devices == 0 else zeros
+    )
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, contributions, axis=None)
+    received, offset, results = np.asarray(total).tobytes(), 0, []
+    for array in arrays:
+        results.append(
+            np.frombuffer(received, array.dtype, array.size, offset).reshape(array.shape).copy()
+        )
+        offset += array.nbytes
+    return results
+
+
 def scale_for_replicas(value):
     """``value / R`` inside a replica, so that summed gradients average the global batch.
 
-    Works on a loss or on its gradients (the gradient is linear). Identity when R = 1.
+    Works on a loss or on its gradients (the gradient is linear), sparse ones included
+    (``tf.IndexedSlices``: the label embedding's). Identity when R = 1.
     """
     import tensorflow as tf
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return value if replicas == 1 else value * (1.0 / replicas)
+    if replicas == 1 or value is None:
+        return value
+    if isinstance(value, tf.IndexedSlices):  # an embedding's gradient (conditional GANs)
+        return tf.IndexedSlices(value.values * (1.0 / replicas), value.indices, value.dense_shape)
+    return value * (1.0 / replicas)
 
 
 def step_logs(logs: dict) -> dict:

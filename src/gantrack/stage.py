@@ -30,9 +30,10 @@ def run_stage(
     as one message and exits with status 2; anything else is a bug and keeps its traceback.
 
     In a ``TF_CONFIG`` cluster only the chief writes: any other worker runs ``body`` with
-    the ``paths`` keys in ``worker_outputs`` moved into a scratch folder (their current
-    content copied, so a worker resumes the chief's checkpoint) and logs to a throwaway
-    MLflow store there; the folder is deleted when the worker ends.
+    the ``paths`` keys in ``worker_outputs`` moved into an empty scratch folder, and logs to
+    a throwaway MLflow store there; the folder is deleted when the worker ends. (A worker
+    needs none of the chief's files: the chief broadcasts what it resumes from, see
+    :func:`gantrack.checkpoint.share_chiefs_resume`.)
     """
     from gantrack.distribute import cluster_role
 
@@ -60,18 +61,12 @@ def run_stage(
 
 def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role) -> None:
     """``body`` on a non-chief worker: outputs and MLflow records go to a scratch folder."""
-    import shutil
     import tempfile
 
     import mlflow
 
     with tempfile.TemporaryDirectory(prefix=f"gantrack-{name}-worker-") as scratch:
-        moved = {}
-        for key in outputs:
-            original = Path(getattr(params.paths, key))
-            moved[key] = Path(scratch, "outputs", original)
-            if original.is_dir():
-                shutil.copytree(original, moved[key])
+        moved = {key: Path(scratch, "outputs", getattr(params.paths, key)) for key in outputs}
         params = params.model_copy(update={"paths": params.paths.model_copy(update=moved)})
         print(f"{role.task_type} {role.task_index}: not the chief; writes nothing that is kept")
         mlflow.set_tracking_uri(f"sqlite:///{Path(scratch, 'worker-mlflow.db')}")

@@ -147,10 +147,12 @@ def build_state(gan: GAN) -> None:
     """Create every variable (networks, optimiser slots) so a checkpoint can be restored.
 
     Keras creates optimiser slots lazily at the first ``apply_gradients``; building them
-    here gives the same variables, in the same order, without taking a step.
+    here gives the same variables, in the same order, without taking a step. Under a
+    tf.distribute strategy the slots are made in the GAN's strategy scope (mirrored).
     """
-    gan.generator_optimizer.build(gan.generator.trainable_variables)
-    gan.discriminator_optimizer.build(gan.discriminator.trainable_variables)
+    with gan.distribute_strategy.scope():
+        gan.generator_optimizer.build(gan.generator.trainable_variables)
+        gan.discriminator_optimizer.build(gan.discriminator.trainable_variables)
 
 
 def train_gan(
