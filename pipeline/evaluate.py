@@ -3,16 +3,16 @@
 from gantrack.config import Params
 from gantrack.evaluation import load_reference, reference_file, score_classes, score_generated
 from gantrack.io import load_arrays, save_json
-from gantrack.stage import feature_network, progress_verbosity, run_stage
+from gantrack.stage import evaluation_strategy, feature_network, progress_verbosity, run_stage
 from gantrack.tracking import log_artifacts, log_metrics, set_tag
 
 
 def evaluate(params: Params) -> None:
     config, paths = params.evaluate, params.paths
     samples = load_arrays(paths.samples, ("images",))["images"]
-    metrics = {}
+    strategy, metrics = evaluation_strategy(params), {}
     for name in config.networks:
-        network = feature_network(name, params)
+        network = feature_network(name, params, strategy)  # on all replicas
         generated, images_per_second = network.extract(
             samples, params.networks.batch_size, verbose=progress_verbosity()
         )

@@ -10,13 +10,13 @@ import sys
 from gantrack.config import Params
 from gantrack.data import load_split
 from gantrack.evaluation import build_reference, reference_file, save_reference
-from gantrack.stage import feature_network, progress_verbosity, run_stage
+from gantrack.stage import evaluation_strategy, feature_network, progress_verbosity, run_stage
 from gantrack.tracking import log_metrics
 
 
 def reference(params: Params, network_name: str) -> None:
     paths = params.paths
-    network = feature_network(network_name, params)
+    network = feature_network(network_name, params, evaluation_strategy(params))
     splits = {"train": load_split(paths.train_data), "test": load_split(paths.test_data)}
     outputs = {}
     for split_name, split in splits.items():

@@ -1,6 +1,5 @@
 """DVC stage `train`: train the GAN, logging every epoch; checkpoint, and resume if killed."""
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from gantrack.checkpoint import (
 )
 from gantrack.config import Params
 from gantrack.data import load_split
-from gantrack.distribute import make_strategy, on_all_replicas
+from gantrack.distribute import make_strategy
 from gantrack.evaluation import load_reference, quick_scorer, reference_file
 from gantrack.images import save_png
 from gantrack.io import atomic_path, csv_sink
@@ -42,9 +41,7 @@ def periodic_evaluation(
 ) -> PeriodicEvaluation:
     """FID and KID with the evaluator every `train.eval_every` epochs; saves the best."""
     config = params.train
-    with strategy.scope():  # its variables mirrored: features computed on every replica
-        network = feature_network("evaluator", params)
-    network = replace(network, run_batch=on_all_replicas(network.run_batch, strategy))
+    network = feature_network("evaluator", params, strategy)  # runs on every replica
     reference = load_reference(reference_file(params.paths.reference_dir, "evaluator"))
     scorer = quick_scorer(
         reference, config.eval_kid_subsets, min(1000, config.eval_num_images), params.seed

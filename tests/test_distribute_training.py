@@ -202,3 +202,34 @@ def test_multi_worker_training_killed_mid_run_resumes_to_identical_weights(tmp_p
     assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
     evaluations = (killed / "reports/train_eval.csv").read_text()
     assert evaluations == (whole / "reports/train_eval.csv").read_text()
+
+
+@pytest.mark.slow  # ~1 min after the shared pipeline repository is built
+def test_evaluation_stages_extract_features_on_every_replica(pipeline_repo, tmp_path):
+    """reference and evaluate under `mirrored` on two CPU devices: one device's numbers."""
+    import shutil
+
+    from test_pipeline import edit_params, run
+
+    copy = tmp_path / "repo"
+    shutil.copytree(pipeline_repo[0], copy, symlinks=True)
+    reference, metrics = copy / "outputs/reference/evaluator.npz", copy / "reports/metrics.json"
+    with np.load(reference) as archive:
+        one_device = dict(archive)
+    one_device_metrics = json.loads(metrics.read_text())["evaluator"]
+
+    edit_params(copy, {"train": {"distribute": "mirrored", "devices": ["/cpu:0", "/cpu:1"]}})
+    for script in (["pipeline/reference.py", "evaluator"], ["pipeline/evaluate.py"]):
+        result = run([sys.executable, *script], copy)
+        assert "feature extraction on 2 replicas" in result.stdout, result.stdout
+    with np.load(reference) as archive:
+        two_replicas = dict(archive)
+    assert two_replicas.keys() == one_device.keys()
+    for name, value in one_device.items():
+        if value.dtype.kind == "f":  # exact here; other devices' kernels may round otherwise
+            np.testing.assert_allclose(two_replicas[name], value, rtol=1e-5, atol=1e-6)
+        else:  # labels, the network's name
+            np.testing.assert_array_equal(two_replicas[name], value, err_msg=name)
+    two_replica_metrics = json.loads(metrics.read_text())["evaluator"]
+    for name in ("fid", "inception_score", "kid", "precision", "recall", "coverage"):
+        assert two_replica_metrics[name] == pytest.approx(one_device_metrics[name], rel=1e-4)

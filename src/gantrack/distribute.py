@@ -184,6 +184,19 @@ def broadcast_from_chief(strategy, arrays: Sequence) -> list:
     return results
 
 
+def evaluation_strategy(name: str, devices: Sequence[str] | None = None):
+    """The strategy whose replicas run the evaluation stages' feature extraction.
+
+    ``none`` and ``mirrored``: the training strategy itself. ``multi_worker``: a
+    :class:`tf.distribute.MirroredStrategy` over this host's GPUs, because the evaluation
+    stages run on the chief's host only (``dvc repro`` runs them there; the other hosts run
+    ``pipeline/train.py`` alone) and a collective strategy would wait for the other hosts.
+    """
+    if name == "multi_worker":
+        return make_strategy("mirrored")
+    return make_strategy(name, devices)
+
+
 def scale_for_replicas(value):
     """``value / R`` inside a replica, so that summed gradients average the global batch.
 

@@ -133,18 +133,38 @@ def progress_verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def feature_network(name: str, params: Params):
-    """The evaluation network ``name``, configured from params (weights paths, resizing)."""
+def feature_network(name: str, params: Params, strategy=None):
+    """The evaluation network ``name``, configured from params (weights paths, resizing).
+
+    With a ``strategy`` of several replicas, the network is built in its scope and every
+    batch is split across the replicas (:func:`gantrack.distribute.on_all_replicas`).
+    """
+    from contextlib import nullcontext
+    from dataclasses import replace
+
+    from gantrack.distribute import on_all_replicas
     from gantrack.feature_networks import load_feature_network
 
-    return load_feature_network(
-        name,
-        evaluator_path=params.paths.evaluator,
-        inception_v3_weights=params.networks.inception_v3_weights,
-        resize_method=params.networks.resize_method,
-        inception_2015_graph=params.networks.inception_2015_graph,
-        keras_home=keras_home(os.environ),
-    )
+    with strategy.scope() if strategy is not None else nullcontext():
+        network = load_feature_network(
+            name,
+            evaluator_path=params.paths.evaluator,
+            inception_v3_weights=params.networks.inception_v3_weights,
+            resize_method=params.networks.resize_method,
+            inception_2015_graph=params.networks.inception_2015_graph,
+            keras_home=keras_home(os.environ),
+        )
+    return replace(network, run_batch=on_all_replicas(network.run_batch, strategy))
+
+
+def evaluation_strategy(params: Params):
+    """The strategy of ``train.distribute`` for feature extraction on this host's replicas."""
+    from gantrack.distribute import evaluation_strategy as strategy_for
+
+    strategy = strategy_for(params.train.distribute, params.train.devices)
+    if strategy.num_replicas_in_sync > 1:
+        print(f"feature extraction on {strategy.num_replicas_in_sync} replicas")
+    return strategy
 
 
 def save_model(model, path: Path) -> None:
