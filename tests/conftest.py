@@ -1,6 +1,8 @@
 """Shared fixtures. Heavy networks are swapped for tiny data in the fast tests."""
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
@@ -42,6 +44,15 @@ def pipeline_repo(tmp_path_factory, repo_root):
     copy_project(repo_root, repo)
     edit_params(repo, TINY)
     return repo, init_and_repro(repo).stdout
+
+
+@pytest.fixture
+def world_readable_dir():
+    """PostgreSQL runs as the 'postgres' account when we are root: pytest's 0700 tmp won't do."""
+    folder = Path(tempfile.mkdtemp(prefix="gantrack-services-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def tiny_train_config(params, **changes):

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -19,8 +20,9 @@ import pytest
 import requests
 import yaml
 from mlflow.tracking import MlflowClient
+from services_support import needs_postgres, processes_in_group
 
-from gantrack.services import free_port, start_mlflow_server
+from gantrack.services import Service, free_port, start_mlflow_server, start_postgres
 
 BIN = Path(sys.executable).parent
 TRACKED = [
@@ -257,24 +259,76 @@ def test_run_cache_restores_a_stage_with_its_record(pipeline_repo):
     assert len(mlflow_runs(repo)) == 2  # nothing ran that logs
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """A real `mlflow server` on a free loopback port; stopped by its process group id."""
-    folder = tmp_path_factory.mktemp("mlflow_server")
-    store = f"sqlite:///{folder / 'mlflow.db'}"
-    server = start_mlflow_server(store, folder / "artifacts", free_port(), folder / "server.log")
+@dataclass
+class TrackingServer:
+    """A started MLflow server: the URI the pipeline logs to, and its own backend store."""
+
+    backend: str  # "sqlite" or "postgresql"
+    url: str
+    store_uri: str
+    artifacts: Path
+    services: list[Service]  # in start order
+
+
+def stop_services(services: list[Service]) -> None:
+    """Stop by process group id, the MLflow server before the database it writes to."""
+    for service in reversed(services):
+        service.stop()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        # About 1.5 min more: the cluster's start-up and a second, reusing execution.
+        pytest.param("postgresql", marks=[pytest.mark.slow, needs_postgres]),
+    ]
+)
+def tracking_server(request, world_readable_dir):
+    """A real `mlflow server` with proxied artifacts on a free loopback port, its store a
+    sqlite file or a PostgreSQL cluster of its own; all stopped by process group id."""
+    services: list[Service] = []
     try:
-        yield server.url
+        if request.param == "postgresql":
+            services.append(start_postgres(world_readable_dir / "postgres", free_port()))
+            store_uri = services[0].url
+        else:
+            store_uri = f"sqlite:///{world_readable_dir / 'mlflow.db'}"
+        artifacts = world_readable_dir / "artifacts"
+        log = world_readable_dir / "mlflow-server.log"
+        services.append(start_mlflow_server(store_uri, artifacts, free_port(), log))
+        yield TrackingServer(request.param, services[-1].url, store_uri, artifacts, services)
     finally:
-        server.stop()
+        stop_services(services)  # again after the test's own stop: a no-op then
 
 
-def test_pipeline_logs_through_a_tracking_server(pipeline_repo, mlflow_server):
-    """Train, sample and evaluate rerun against a real server; read back over REST."""
+def run_status_in_store(store_uri: str, run_id: str) -> tuple[str, str]:
+    """(SQL dialect, run status) read from the server's database itself, not through MLflow."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(store_uri)
+    try:
+        with engine.connect() as connection:
+            query = sqlalchemy.text("SELECT status FROM runs WHERE run_uuid = :run_id")
+            status = connection.execute(query, {"run_id": run_id}).scalar_one()
+    finally:
+        engine.dispose()
+    return engine.dialect.name, status
+
+
+def test_pipeline_logs_through_a_tracking_server(pipeline_repo, tracking_server):
+    """Train, sample and evaluate rerun against a real server; read back over REST.
+
+    On PostgreSQL (slow anyway) a second execution, evaluate alone, also checks that the
+    reused train and sample runs are linked within that store; on the sqlite store the
+    default suite checks linking without a server (the evaluate-param test above).
+    """
     repo, _ = pipeline_repo
+    server = tracking_server
+    # Whatever earlier tests left in the shared repository's params.yaml.
+    splits = yaml.safe_load((repo / "params.yaml").read_text())["evaluate"]["splits"]
     command = [str(BIN / "dvc"), "repro", "--force", "--downstream", "train"]
-    run(command, repo, tracking_uri=mlflow_server)
-    api = f"{mlflow_server}/api/2.0/mlflow"
+    run(command, repo, tracking_uri=server.url)
+    api = f"{server.url}/api/2.0/mlflow"
 
     def get(path, **query):
         response = requests.get(f"{api}/{path}", params=query, timeout=30)
@@ -289,7 +343,7 @@ def test_pipeline_logs_through_a_tracking_server(pipeline_repo, mlflow_server):
     run_id = found[0]["info"]["run_id"]
     data = get("runs/get", run_id=run_id)["run"]["data"]
     params = {param["key"]: param["value"] for param in data["params"]}
-    assert params["train.epochs"] == "2" and params["evaluate.splits"] == "4"
+    assert params["train.epochs"] == "2" and params["evaluate.splits"] == str(splits)
     tags = {tag["key"]: tag["value"] for tag in data["tags"]}
     assert tags["gantrack.stages"] == "train,sample,evaluate"
     assert "evaluator.fid" in {metric["key"] for metric in data["metrics"]}
@@ -297,16 +351,59 @@ def test_pipeline_logs_through_a_tracking_server(pipeline_repo, mlflow_server):
     assert sorted(point["step"] for point in history) == [1, 2]
     artifacts = {item["path"] for item in get("artifacts/list", run_id=run_id)["files"]}
     assert {"metrics.json", "samples.png", "train_log.csv", "grids"} <= artifacts
+    # Proxied: the client holds a server URI; the server wrote into its own folder.
+    assert found[0]["info"]["artifact_uri"].startswith("mlflow-artifacts:")
+    assert len(list(server.artifacts.rglob("metrics.json"))) == 1
+    assert run_status_in_store(server.store_uri, run_id) == (server.backend, "FINISHED")
     alias = get("registered-models/alias", name="gantrack-generator", alias="candidate")
     assert alias["model_version"]["run_id"] == run_id
+    for stage in ("train", "sample", "evaluate"):
+        assert record_of(repo, stage)["run_id"] == run_id
     # Stages upstream of train were reused; their runs live in the sqlite store, not here.
     assert tags["gantrack.reused.prepare.missing"] == "the producing run is not in this store"
 
-    mlflow.set_tracking_uri(mlflow_server)
-    sampler = mlflow.pyfunc.load_model("models:/gantrack-generator@candidate")
-    images = sampler.predict(pd.DataFrame({"num_images": [4, 2], "seed": [0, 1]}))
-    assert images.shape == (6, 28, 28, 1) and images.dtype == np.float32
-    assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0
+    mlflow.set_tracking_uri(server.url)
+    try:
+        models = mlflow.search_logged_models(
+            experiment_ids=[experiment["experiment_id"]],
+            filter_string=f"source_run_id = '{run_id}'",
+            output_format="list",
+        )
+        assert {model.name for model in models} == {"generator", "sampler"}
+        sampler = mlflow.pyfunc.load_model("models:/gantrack-generator@candidate")
+        images = sampler.predict(pd.DataFrame({"num_images": [4, 2], "seed": [0, 1]}))
+        assert images.shape == (6, 28, 28, 1) and images.dtype == np.float32
+        assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0
+        if server.backend == "postgresql":
+            assert_reused_stages_linked(repo, server.url, experiment["experiment_id"], run_id)
+    finally:
+        mlflow.set_tracking_uri(None)
+
+    stop_services(server.services)
+    for service in server.services:
+        assert not processes_in_group(service.pid), f"{service.name} left processes running"
+
+
+def assert_reused_stages_linked(repo: Path, url: str, experiment_id: str, first_id: str) -> None:
+    """Rerun evaluate alone: its new run links the train and sample runs of this store."""
+    command = [str(BIN / "dvc"), "repro", "--force", "--single-item", "evaluate"]
+    assert "Running stage 'evaluate'" in run(command, repo, tracking_uri=url).stdout
+    client = MlflowClient(url)
+    first, latest = client.search_runs([experiment_id], order_by=["attributes.start_time ASC"])
+    assert first.info.run_id == first_id
+    run_id = latest.info.run_id
+    assert latest.data.tags["gantrack.stages"] == "evaluate"
+    for stage in ("train", "sample"):
+        assert latest.data.tags[f"gantrack.reused.{stage}"] == first_id
+    assert [m.step for m in client.get_metric_history(run_id, "eval.fid")] == [1, 2]
+    assert latest.data.metrics["best_epoch"] == first.data.metrics["best_epoch"]
+    # The generator and sampler that sample logged are outputs of the reusing run too.
+    linked = {output.model_id for output in client.get_run(run_id).outputs.model_outputs}
+    assert linked == set(record_of(repo, "sample")["models"]) and len(linked) == 2
+    links = mlflow.artifacts.load_dict(f"{latest.info.artifact_uri}/reused/train.json")
+    assert f"{first.info.artifact_uri}/grids" in links["artifact_uris"]
+    assert record_of(repo, "evaluate")["run_id"] == run_id
+    assert record_of(repo, "train")["run_id"] == first_id  # not rewritten
 
 
 def test_misspelt_key_fails_repro(pipeline_repo):

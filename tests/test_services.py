@@ -1,16 +1,13 @@
 """Local services started and stopped by process id: PostgreSQL, MLflow on it, S3 emulator."""
 
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
+from services_support import alive, needs_postgres
 
 from gantrack.services import (
     Service,
@@ -21,21 +18,6 @@ from gantrack.services import (
     start_process,
     start_s3_emulator,
 )
-
-needs_postgres = pytest.mark.skipif(
-    shutil.which("initdb") is None and not Path("/usr/lib/postgresql").is_dir(),
-    reason="PostgreSQL server binaries are not installed (Debian: apt install postgresql)",
-)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A killed child stays a zombie until reaped; /proc tells the two apart.
-    state = Path(f"/proc/{pid}/stat")
-    return state.exists() and state.read_text().split(")")[1].split()[0] != "Z"
 
 
 def test_free_port_is_free_to_bind():
@@ -75,15 +57,6 @@ def test_missing_program_is_a_clear_error(tmp_path):
         start_process("x", ["/nonexistent/program"], tmp_path / "log")
     with pytest.raises(ServiceError, match="not found on PATH"):
         postgres_binary("no-such-postgres-program")
-
-
-@pytest.fixture
-def world_readable_dir():
-    """PostgreSQL runs as the 'postgres' account when we are root: pytest's 0700 tmp won't do."""
-    folder = Path(tempfile.mkdtemp(prefix="gantrack-services-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
