@@ -81,7 +81,8 @@ step_pull() {
 }
 
 step_repro() {
-  dvc repro
+  # --pull: a stage whose deps and params match a pushed run is downloaded, not recomputed.
+  if has_remote; then dvc repro --pull; else dvc repro; fi
 }
 
 step_base() {
@@ -160,7 +161,8 @@ step_comment() {
 step_push() {
   if [[ "${IS_MAIN:-false}" != true ]]; then echo "not main: nothing pushed"; return; fi
   if ! has_remote; then echo "no DVC remote: nothing to push"; return; fi
-  dvc push --run-cache
+  # dvc push --run-cache, and the git-kept reports of each stage run that it leaves out.
+  python -m gantrack push
 }
 
 step_promote() {

@@ -90,3 +90,38 @@ def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
     assert f"Stage '{STAGE}' is cached - skipping run, checking out outputs" in restored
     assert f"Running stage '{STAGE}'" not in restored
     assert digests(teammate) == digests(author)
+
+
+@pytest.mark.slow  # ~2 min: the author trains twice; the teammate's clone trains nothing
+def test_a_teammate_reuses_a_training_run_with_its_reports(tmp_path, s3_remote):
+    """`python -m gantrack push` carries the git-kept reports, so `train` is restored too.
+
+    `dvc push --run-cache` alone uploads the run record and the generator but not the
+    stage's `cache: false` plots, and the teammate's `dvc repro --pull` would train again.
+    """
+    import sys
+
+    author, teammate = tmp_path / "author", tmp_path / "teammate"
+    author.mkdir()
+    copy_project(REPO_ROOT, author)
+    edit_params(author, TINY)
+    git(author, "init", "-q")
+    dvc(author, "remote", "add", "-d", "team", f"s3://{BUCKET}/train-runs")
+    dvc(author, "remote", "modify", "team", "endpointurl", s3_remote)
+    dvc(author, "repro", "train")
+    git(author, "add", "-A")
+    git(author, "commit", "-qm", "a trained generator")
+    run(["git", "clone", "-q", str(author), str(teammate)], tmp_path)
+
+    change = {"train": {"epochs": TINY["train"]["epochs"] + 1}}  # asked, not committed
+    edit_params(author, change)
+    assert "Running stage 'train'" in dvc(author, "repro", "train").stdout
+    pushed = run([sys.executable, "-m", "gantrack", "push"], author).stdout
+    assert "run-record outputs:" in pushed and " 0 uploaded" not in pushed, pushed
+
+    edit_params(teammate, change)
+    restored = dvc(teammate, "repro", "--pull", "train").stdout
+    assert "Stage 'train' is cached - skipping run, checking out outputs" in restored, restored
+    assert "Running stage 'train'" not in restored
+    for report in ("reports/train_log.csv", "reports/train_eval.csv", "reports/train_grid.png"):
+        assert (teammate / report).read_bytes() == (author / report).read_bytes(), report

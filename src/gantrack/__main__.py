@@ -13,6 +13,10 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("gantrack.compare", "rank MLflow runs by a metric: reports/compare.md and plots"),
     "gate": ("gantrack.commands.gate", "compare this run's metrics with a base; exit 0/1/3"),
+    "push": (
+        "gantrack.commands.push",
+        "dvc push --run-cache, plus the git-kept reports of each stage run it leaves out",
+    ),
     "promote": ("gantrack.commands.promote", "move the registry's champion alias if gate passed"),
     "run-url": ("gantrack.commands.run_url", "print the MLflow link of a commit's run"),
     "tracking-server": (
