@@ -16,9 +16,9 @@ boto3 = pytest.importorskip("boto3")
 pytest.importorskip("dvc_s3", reason="the S3 remote needs the dvc-s3 package (dev extra)")
 
 BUCKET = "gantrack-cache"
-# The reference statistics: a stage whose outputs are all in the DVC cache. (A stage with
-# `cache: false` reports is restored from the run cache only where it ran: DVC does not
-# push uncached files, git carries them; see README, "Running at scale".)
+# The reference statistics: a stage whose outputs are all in the DVC cache. (Stages with
+# `cache: false` reports need `python -m gantrack push`: `dvc push --run-cache` leaves
+# those out; see the training-run test below and README, "Running at scale".)
 STAGE = "reference_evaluator"
 REFERENCE = "outputs/reference/evaluator.npz"
 OUTPUTS = ("data/prepared/train.npz", "models/evaluator.keras", REFERENCE)
