@@ -165,11 +165,16 @@ def test_training_killed_mid_run_resumes_to_identical_weights(tmp_path, repo_roo
 
     rerun = run(train_command(), killed)
     assert "resuming from" in rerun.stdout
-    ours, theirs = final_state(killed), final_state(whole)
+    assert_resumed_to_the_same_state(killed, whole)
+
+
+def assert_resumed_to_the_same_state(resumed: Path, whole: Path) -> None:
+    """The resumed run's final checkpoint and generator equal the whole run's, bit for bit."""
+    ours, theirs = final_state(resumed), final_state(whole)
     assert ours.keys() == theirs.keys()
     for name in ours:
         np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
-    log = (killed / "reports/train_log.csv").read_text().splitlines()
+    log = (resumed / "reports/train_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
 
 

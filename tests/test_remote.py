@@ -55,15 +55,21 @@ def s3_remote(tmp_path_factory):
         service.stop()
 
 
+def author_repo(folder, s3_remote: str, prefix: str):
+    """A git repository of the project with tiny params and the S3 remote (``prefix``)."""
+    folder.mkdir()
+    copy_project(REPO_ROOT, folder)
+    edit_params(folder, TINY)
+    git(folder, "init", "-q")
+    dvc(folder, "remote", "add", "-d", "team", f"s3://{BUCKET}/{prefix}")
+    dvc(folder, "remote", "modify", "team", "endpointurl", s3_remote)
+    return folder
+
+
 @pytest.mark.slow  # ~80 s: two clones reproduce up to the reference statistics
 def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
-    author, teammate = tmp_path / "author", tmp_path / "teammate"
-    author.mkdir()
-    copy_project(REPO_ROOT, author)
-    edit_params(author, TINY)
-    git(author, "init", "-q")
-    dvc(author, "remote", "add", "-d", "team", f"s3://{BUCKET}/dvc")
-    dvc(author, "remote", "modify", "team", "endpointurl", s3_remote)
+    author = author_repo(tmp_path / "author", s3_remote, "dvc")
+    teammate = tmp_path / "teammate"
     dvc(author, "repro", STAGE)
     git(author, "add", "-A")
     git(author, "commit", "-qm", "evaluator and its reference statistics")
@@ -101,13 +107,8 @@ def test_a_teammate_reuses_a_training_run_with_its_reports(tmp_path, s3_remote):
     """
     import sys
 
-    author, teammate = tmp_path / "author", tmp_path / "teammate"
-    author.mkdir()
-    copy_project(REPO_ROOT, author)
-    edit_params(author, TINY)
-    git(author, "init", "-q")
-    dvc(author, "remote", "add", "-d", "team", f"s3://{BUCKET}/train-runs")
-    dvc(author, "remote", "modify", "team", "endpointurl", s3_remote)
+    author = author_repo(tmp_path / "author", s3_remote, "train-runs")
+    teammate = tmp_path / "teammate"
     dvc(author, "repro", "train")
     git(author, "add", "-A")
     git(author, "commit", "-qm", "a trained generator")
