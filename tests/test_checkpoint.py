@@ -130,7 +130,7 @@ MIRRORED = {"distribute": "mirrored", "devices": ["/cpu:0", "/cpu:1"]}  # host C
 
 @pytest.mark.parametrize(
     "strategy",
-    [{}, pytest.param(MIRRORED, id="mirrored", marks=pytest.mark.slow)],  # slow: ~1.5 min
+    [{}, pytest.param(MIRRORED, id="mirrored", marks=pytest.mark.slow)],  # slow: ~1 min
     ids=["one_device", "mirrored"],
 )
 def test_training_killed_mid_run_resumes_to_identical_weights(tmp_path, repo_root, strategy):

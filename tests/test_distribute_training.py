@@ -159,7 +159,7 @@ def test_multi_worker_training_writes_only_the_chiefs_outputs(tmp_path, repo_roo
     assert len(train_runs) == 1 and train_runs[0].info.status == "FINISHED"
 
 
-@pytest.mark.slow  # ~3.5 min: an uninterrupted, a killed and a resumed two-worker run
+@pytest.mark.slow  # ~2 min: an uninterrupted, a killed and a resumed two-worker run
 def test_multi_worker_training_killed_mid_run_resumes_to_identical_weights(tmp_path, repo_root):
     """Both workers SIGKILLed after the chief's first checkpoint; rerun, they resume exactly.
 
@@ -199,7 +199,7 @@ def test_multi_worker_training_killed_mid_run_resumes_to_identical_weights(tmp_p
     assert evaluations == (whole / "reports/train_eval.csv").read_text()
 
 
-@pytest.mark.slow  # ~1 min after the shared pipeline repository is built
+@pytest.mark.slow  # ~25 s after the shared pipeline repository is built
 def test_evaluation_stages_extract_features_on_every_replica(pipeline_repo, tmp_path):
     """reference and evaluate under `mirrored` on two CPU devices: one device's numbers."""
     import shutil

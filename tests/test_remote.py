@@ -98,7 +98,7 @@ def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
     assert digests(teammate) == digests(author)
 
 
-@pytest.mark.slow  # ~2 min: the author trains twice; the teammate's clone trains nothing
+@pytest.mark.slow  # ~1.5 min: the author trains twice; the teammate's clone trains nothing
 def test_a_teammate_reuses_a_training_run_with_its_reports(tmp_path, s3_remote):
     """`python -m gantrack push` carries the git-kept reports, so `train` is restored too.
 
