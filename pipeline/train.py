@@ -115,7 +115,7 @@ def train(params: Params) -> None:
     # and under multi_worker each variable's creation is a collective all workers join.
     build_state(gan)
     first_epoch = 0
-    if strategy.extended.should_checkpoint:  # the chief (every process but multi_worker's)
+    if strategy.extended.should_checkpoint:  # false only on a multi_worker non-chief
         first_epoch = resume(params, gan, fingerprint, report, grids, evaluation, best_path)
     first_epoch = share_chiefs_resume(gan, first_epoch)  # multi_worker: to every worker
     if first_epoch and not strategy.extended.should_checkpoint:
