@@ -18,6 +18,7 @@ from keras import ops
 from gantrack.distribute import replica_position, scale_for_replicas, step_logs
 from gantrack.losses import GanLoss
 from gantrack.penalties import gradient_penalty, r1_penalty
+from gantrack.sampling import latent_dim_of
 
 # Per-epoch means reported by train_step (and so by fit's history and callbacks).
 METRIC_NAMES = ("d_loss", "g_loss", "real_score", "fake_score")
@@ -77,8 +78,7 @@ class GAN(keras.Model):
         self.ema_decay = ema_decay
         self.augment = augment
         self.conditional = conditional
-        latent_shape = generator.input_shape[0] if conditional else generator.input_shape
-        self.latent_dim = latent_shape[-1]
+        self.latent_dim = latent_dim_of(generator)
         # Seeded model variables, so every random draw is reproducible and checkpointed.
         self.latent_seed = keras.random.SeedGenerator(seed)
         if augment is not None:
@@ -135,13 +135,10 @@ class GAN(keras.Model):
         latent = self._latent(ops.shape(real_images)[0])
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             generated_images = self.generator(self._inputs(latent, labels), training=True)
-            real_seen, real_logits = self._discriminate(real_images, labels)
-            fake_seen, fake_logits = self._discriminate(generated_images, labels)
+            discriminator_loss, penalty, real_logits, fake_logits = self._critic_loss(
+                real_images, generated_images, labels
+            )
             generator_loss = self.loss_pair.generator(fake_logits)
-            discriminator_loss = self.loss_pair.discriminator(real_logits, fake_logits)
-            penalty = self._penalty(real_seen, fake_seen, labels)
-            if penalty is not None:
-                discriminator_loss = discriminator_loss + penalty
             # Inside the tapes: the scaled losses are what gets differentiated.
             generator_scaled = self.generator_optimizer.scale_loss(generator_loss)
             discriminator_scaled = self.discriminator_optimizer.scale_loss(discriminator_loss)
@@ -164,12 +161,10 @@ class GAN(keras.Model):
             latent = self._latent(batch_size)
             with tf.GradientTape() as tape:
                 generated_images = self.generator(self._inputs(latent, part_labels), training=True)
-                real_seen, real_logits = self._discriminate(real_images[part], part_labels)
-                fake_seen, fake_logits = self._discriminate(generated_images, part_labels)
-                discriminator_loss = self.loss_pair.discriminator(real_logits, fake_logits)
-                penalty = self._penalty(real_seen, fake_seen, part_labels)
+                discriminator_loss, penalty, real_logits, fake_logits = self._critic_loss(
+                    real_images[part], generated_images, part_labels
+                )
                 if penalty is not None:
-                    discriminator_loss = discriminator_loss + penalty
                     penalties.append(penalty)
                 scaled = self.discriminator_optimizer.scale_loss(discriminator_loss)
             self._apply(tape, scaled, self.discriminator, self.discriminator_optimizer)
@@ -216,6 +211,20 @@ class GAN(keras.Model):
         if self.augment is not None:
             images = self.augment(images, self.augment_seed)
         return images, self.discriminator(self._inputs(images, labels), training=True)
+
+    def _critic_loss(self, real_images, generated_images, labels):
+        """``(discriminator loss with penalties, penalty or None, real logits, fake logits)``.
+
+        The discriminator sees the real, then the generated images (DiffAugment's draws in
+        that order), and the penalties are taken on the images as it saw them.
+        """
+        real_seen, real_logits = self._discriminate(real_images, labels)
+        fake_seen, fake_logits = self._discriminate(generated_images, labels)
+        discriminator_loss = self.loss_pair.discriminator(real_logits, fake_logits)
+        penalty = self._penalty(real_seen, fake_seen, labels)
+        if penalty is not None:
+            discriminator_loss = discriminator_loss + penalty
+        return discriminator_loss, penalty, real_logits, fake_logits
 
     def _penalty(self, real_seen, fake_seen, labels):
         """The gradient penalties on the images the discriminator saw, or None when off."""

@@ -69,7 +69,7 @@ def image_dataset(
             "lower train.batch_size"
         )
     last_epoch = first_epoch + 1 if epochs is None else epochs
-    used = (num_images // batch_size) * batch_size
+    used = images_per_epoch(num_images, batch_size)  # full batches only
     # (epochs, used) indices: 4 bytes per image per epoch, e.g. 1.9 MB for 60,000 x 8.
     order = np.stack(
         [epoch_order(num_images, seed, epoch)[:used] for epoch in range(first_epoch, last_epoch)]
