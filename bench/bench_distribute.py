@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import EpochTimer, print_rates, take_turns
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,18 +67,9 @@ class Trainer:
             self.gan = build_gan(config, image_shape, seed)
 
     def epoch(self, images: np.ndarray, epoch: int) -> float:
-        import keras
-
         from gantrack.training import train_gan
 
-        class Timer(keras.callbacks.Callback):
-            def on_epoch_begin(self, index, logs=None):
-                self.start = time.perf_counter()
-
-            def on_epoch_end(self, index, logs=None):
-                self.seconds = time.perf_counter() - self.start
-
-        timer = Timer()
+        timer = EpochTimer()
         config = self.config.model_copy(update={"epochs": epoch + 1})
         train_gan(self.gan, images, config, self.seed, [timer], verbose=0, initial_epoch=epoch)
         return timer.seconds
@@ -126,12 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         name: Trainer(config, image_shape, args.seed)
         for name, config in configurations(base, devices, args.precisions).items()
     }
-    seconds: dict[str, list[float]] = {name: [] for name in trainers}
-    for round_number in range(args.warmup + args.rounds):
-        for name, trainer in trainers.items():
-            elapsed = trainer.epoch(images, round_number)
-            if round_number >= args.warmup:
-                seconds[name].append(elapsed)
+    seconds = take_turns(
+        trainers, lambda trainer, epoch: trainer.epoch(images, epoch), args.warmup, args.rounds
+    )
 
     count = images_per_epoch(args.num_images, base.batch_size)
     replicas = trainers["mirrored, fp32"].strategy.num_replicas_in_sync
@@ -141,11 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         f"median of {args.rounds} epochs; mirrored on {replicas} replicas ({', '.join(names)}); "
         f"TensorFlow {tf.__version__}"
     )
-    rates = {name: count / statistics.median(times) for name, times in seconds.items()}
-    for name, rate in rates.items():
-        spread = ", ".join(f"{count / t:.0f}" for t in seconds[name])
-        ratio = rate / rates["one device, fp32"]
-        print(f"{name:>18}: {rate:9.1f} images/s  ratio {ratio:.2f}  (epochs: {spread})")
+    rates = print_rates(seconds, count, baseline="one device, fp32")
     if args.json:
         args.json.write_text(json.dumps({"rates": rates, "seconds": seconds}, indent=1))
 

@@ -27,12 +27,12 @@ whole process, as the train stage does; run once with and once without to see it
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from timing import EpochTimer, print_rates, take_turns
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -102,22 +102,6 @@ class PlainLoop:
         return time.perf_counter() - start
 
 
-class EpochTimer:
-    """A Keras callback recording each epoch's wall time (fit's own overhead outside)."""
-
-    def __new__(cls):
-        import keras
-
-        class Timer(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds = time.perf_counter() - self.start
-
-        return Timer()
-
-
 class GantrackFit:
     """gantrack's ``build_gan`` + ``train_gan``, one epoch per call."""
 
@@ -178,22 +162,18 @@ def main(argv: list[str] | None = None) -> None:
                 Path(folder),
             ),
         }
-        seconds: dict[str, list[float]] = {name: [] for name in trainers}
-        for round_number in range(args.warmup + args.rounds):
-            for name, trainer in trainers.items():
-                elapsed = trainer.epoch(images, args.seed, round_number)
-                if round_number >= args.warmup:
-                    seconds[name].append(elapsed)
+        seconds = take_turns(
+            trainers,
+            lambda trainer, epoch: trainer.epoch(images, args.seed, epoch),
+            args.warmup,
+            args.rounds,
+        )
     count = images_per_epoch(args.num_images, config.batch_size)
     print(
         f"batch {config.batch_size}, {count} images/epoch, median of {args.rounds} epochs, "
         f"op determinism {'on' if args.deterministic else 'off'}, TensorFlow {tf.__version__}"
     )
-    rates = {name: count / statistics.median(times) for name, times in seconds.items()}
-    for name, rate in rates.items():
-        spread = ", ".join(f"{count / t:.0f}" for t in seconds[name])
-        ratio = rate / rates["plain"]
-        print(f"{name:>18}: {rate:7.1f} images/s  ratio {ratio:.3f}  (epochs: {spread})")
+    print_rates(seconds, count, baseline="plain")
 
 
 if __name__ == "__main__":
