@@ -57,6 +57,7 @@ class Checkpoint:
     epoch: int
     fingerprint: str
     history: dict[str, Any]
+    variables: list[tuple[str, list[int]]]  # each saved variable's (Keras path, shape)
 
     def file(self, name: str) -> Path | None:
         """A copied file (see :func:`save_checkpoint`'s ``files``), or None if absent."""
@@ -154,7 +155,8 @@ def latest_checkpoint(folder: Path) -> Checkpoint | None:
             continue  # not a checkpoint this code wrote completely: ignore it
         if meta.get("format") != FORMAT_VERSION or not (path / "state.npz").is_file():
             continue
-        return Checkpoint(path, int(meta["epoch"]), meta["fingerprint"], meta["history"])
+        variables = [(str(name), list(shape)) for name, shape in meta["variables"]]
+        return Checkpoint(path, int(meta["epoch"]), meta["fingerprint"], meta["history"], variables)
     return None
 
 
@@ -163,9 +165,8 @@ def restore_checkpoint(checkpoint: Checkpoint, gan) -> None:
 
     The optimisers' slots must exist first (:func:`gantrack.training.build_state`).
     """
-    meta = json.loads((checkpoint.path / "meta.json").read_text(encoding="utf-8"))
     variables = training_variables(gan)
-    saved = meta["variables"]
+    saved = checkpoint.variables  # read with the rest of meta.json by latest_checkpoint
     if len(saved) != len(variables):
         raise CheckpointMismatchError(
             f"{checkpoint.path}: holds {len(saved)} variables, the model has "
