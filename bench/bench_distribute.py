@@ -1,6 +1,6 @@
 """Training throughput (images/s) by strategy and precision: the GPU check of issue 7.
 
-Up to four trainers of the same DCGAN (``gantrack.training.build_gan`` + ``train_gan``, the
+Up to four trainers of the same DCGAN (``gantrack.gan.training.build_gan`` + ``train_gan``, the
 train params of ``params.yaml`` otherwise), same global batch, in one process:
 
 a. ``one device, fp32``: ``train.distribute: none``;
@@ -59,7 +59,7 @@ class Trainer:
 
     def __init__(self, config, image_shape, seed: int):
         from gantrack.distribute import make_strategy
-        from gantrack.training import build_gan
+        from gantrack.gan.training import build_gan
 
         self.config, self.seed = config, seed
         self.strategy = make_strategy(config.distribute, config.devices)
@@ -67,7 +67,7 @@ class Trainer:
             self.gan = build_gan(config, image_shape, seed)
 
     def epoch(self, images: np.ndarray, epoch: int) -> float:
-        from gantrack.training import train_gan
+        from gantrack.gan.training import train_gan
 
         timer = EpochTimer()
         config = self.config.model_copy(update={"epochs": epoch + 1})
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         devices = [f"/cpu:{index}" for index in range(args.cpu_devices)]
     import tensorflow as tf
 
-    from gantrack.training import images_per_epoch
+    from gantrack.gan.training import images_per_epoch
 
     gpus = tf.config.list_physical_devices("GPU")
     base = load_params(args.params).train.model_copy(

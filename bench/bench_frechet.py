@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import linalg
 
-from gantrack.metrics import (
+from gantrack.evaluation.metrics import (
     density_coverage,
     frechet_distance,
     gaussian_statistics,

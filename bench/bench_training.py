@@ -1,7 +1,7 @@
 """Training throughput (images/s): gantrack's ``GAN.fit`` against a plain TensorFlow loop.
 
-Three trainers of the same DCGAN (``gantrack.networks``), batch, optimisers and data
-pipeline (``gantrack.training.image_dataset``), in one process on the same machine:
+Three trainers of the same DCGAN (``gantrack.gan.networks``), batch, optimisers and data
+pipeline (``gantrack.gan.training.image_dataset``), in one process on the same machine:
 
 a. ``plain``: the TensorFlow DCGAN tutorial's loop, a ``@tf.function`` step with two
    ``GradientTape``\\ s and ``BinaryCrossentropy(from_logits=True)``, called per batch;
@@ -54,7 +54,7 @@ class PlainLoop:
         import keras
         import tensorflow as tf
 
-        from gantrack.networks import build_discriminator, build_generator
+        from gantrack.gan.networks import build_discriminator, build_generator
 
         keras.utils.set_random_seed(seed)
         self.config = config
@@ -92,7 +92,7 @@ class PlainLoop:
         self.train_step = train_step
 
     def epoch(self, images: np.ndarray, seed: int, epoch: int) -> float:
-        from gantrack.training import image_dataset
+        from gantrack.gan.training import image_dataset
 
         iterator = iter(image_dataset(images, self.config.batch_size, seed, first_epoch=epoch))
         start = time.perf_counter()
@@ -106,11 +106,12 @@ class GantrackFit:
     """gantrack's ``build_gan`` + ``train_gan``, one epoch per call."""
 
     def __init__(self, config, image_shape, seed: int, logging_folder: Path | None = None):
-        from gantrack.callbacks import EpochReport, GridSnapshot, NonFiniteLossCheck
-        from gantrack.images import save_png
+        from gantrack.epoch_report import EpochReport
+        from gantrack.gan.callbacks import GridSnapshot, NonFiniteLossCheck
+        from gantrack.gan.grids import save_png
+        from gantrack.gan.sampling import grid_inputs
+        from gantrack.gan.training import build_gan
         from gantrack.io import csv_sink
-        from gantrack.sampling import grid_inputs
-        from gantrack.training import build_gan
 
         self.config, self.seed = config, seed
         self.gan = build_gan(config, image_shape, seed)
@@ -130,7 +131,7 @@ class GantrackFit:
             ]
 
     def epoch(self, images: np.ndarray, seed: int, epoch: int) -> float:
-        from gantrack.training import train_gan
+        from gantrack.gan.training import train_gan
 
         config = self.config.model_copy(update={"epochs": epoch + 1})
         callbacks = [*self.callbacks, self.timer]
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     import tensorflow as tf
 
     from gantrack.config import load_params
-    from gantrack.training import images_per_epoch
+    from gantrack.gan.training import images_per_epoch
 
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -7,8 +7,7 @@ tracks the whole file, so any edit reruns it, and an invalid file fails the repr
 
 import sys
 
-from gantrack.config import ConfigError, load_params
-from gantrack.stage import PARAMS_FILE
+from gantrack.config import PARAMS_FILE, ConfigError, load_params
 
 
 def main() -> None:

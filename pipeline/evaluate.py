@@ -1,18 +1,25 @@
 """DVC stage `evaluate`: every metric of the samples, per network, with its yardsticks."""
 
 from gantrack.config import Params
-from gantrack.evaluation import load_reference, reference_file, score_classes, score_generated
+from gantrack.distribute import evaluation_strategy
+from gantrack.evaluation.feature_networks import feature_network_from_params
+from gantrack.evaluation.scoring import (
+    load_reference,
+    reference_file,
+    score_classes,
+    score_generated,
+)
 from gantrack.io import load_arrays, save_json
-from gantrack.stage import evaluation_strategy, feature_network, progress_verbosity, run_stage
-from gantrack.tracking import log_artifacts, log_metrics, set_tag
+from gantrack.stage import progress_verbosity, run_stage
+from gantrack.tracking.runs import log_artifacts, log_metrics, set_tag
 
 
 def evaluate(params: Params) -> None:
     config, paths = params.evaluate, params.paths
     samples = load_arrays(paths.samples, ("images",))["images"]
-    strategy, metrics = evaluation_strategy(params), {}
+    strategy, metrics = evaluation_strategy(params.train.distribute, params.train.devices), {}
     for name in config.networks:
-        network = feature_network(name, params, strategy)  # on all replicas
+        network = feature_network_from_params(name, params, strategy)  # on all replicas
         generated, images_per_second = network.extract(
             samples, params.networks.batch_size, verbose=progress_verbosity()
         )

@@ -6,11 +6,11 @@ import sys
 import mlflow
 
 from gantrack.config import Params
-from gantrack.data import data_card, prepare_splits, save_split
-from gantrack.datasets import load_dataset
-from gantrack.io import save_json
-from gantrack.stage import keras_home, run_stage
-from gantrack.tracking import log_metrics
+from gantrack.data.datasets import load_dataset
+from gantrack.data.splits import data_card, prepare_splits, save_split
+from gantrack.io import keras_home, save_json
+from gantrack.stage import run_stage
+from gantrack.tracking.runs import log_metrics
 
 
 def prepare(params: Params) -> None:

@@ -8,15 +8,18 @@ the network on real images again.
 import sys
 
 from gantrack.config import Params
-from gantrack.data import load_split
-from gantrack.evaluation import build_reference, reference_file, save_reference
-from gantrack.stage import evaluation_strategy, feature_network, progress_verbosity, run_stage
-from gantrack.tracking import log_metrics
+from gantrack.data.splits import load_split
+from gantrack.distribute import evaluation_strategy
+from gantrack.evaluation.feature_networks import feature_network_from_params
+from gantrack.evaluation.scoring import build_reference, reference_file, save_reference
+from gantrack.stage import progress_verbosity, run_stage
+from gantrack.tracking.runs import log_metrics
 
 
 def reference(params: Params, network_name: str) -> None:
     paths = params.paths
-    network = feature_network(network_name, params, evaluation_strategy(params))
+    strategy = evaluation_strategy(params.train.distribute, params.train.devices)
+    network = feature_network_from_params(network_name, params, strategy)
     splits = {"train": load_split(paths.train_data), "test": load_split(paths.test_data)}
     outputs = {}
     for split_name, split in splits.items():

@@ -3,20 +3,20 @@
 A conditional generator draws class `sample.label` (null: every class in turn), and the
 grid then shows one row per class.
 
-Also logs the generator to MLflow twice (gantrack.registry): the Keras network, and the
+Also logs the generator to MLflow twice (gantrack.tracking.registry): the Keras network, and the
 request-table sampler that is registered as `mlflow.registered_model`@candidate.
 """
 
 import keras
 
 from gantrack.config import Params
-from gantrack.images import make_grid, save_png
+from gantrack.gan.grids import make_grid, save_png
+from gantrack.gan.networks import num_classes_of
+from gantrack.gan.sampling import class_labels, generate_images, rows_by_class
 from gantrack.io import save_arrays
-from gantrack.networks import num_classes_of
-from gantrack.registry import log_generator, log_sampler, register_candidate
-from gantrack.sampling import class_labels, generate_images, rows_by_class
 from gantrack.stage import run_stage
-from gantrack.tracking import log_artifacts
+from gantrack.tracking.registry import log_generator, log_sampler, register_candidate
+from gantrack.tracking.runs import log_artifacts
 
 
 def sample(params: Params) -> None:

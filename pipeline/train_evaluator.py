@@ -1,12 +1,12 @@
 """DVC stage `train_evaluator`: train the Inception-style classifier that scores GANs."""
 
-from gantrack.callbacks import EpochReport
 from gantrack.config import Params
-from gantrack.data import evaluator_num_classes, load_split
-from gantrack.evaluator import train_evaluator
-from gantrack.io import atomic_path, csv_sink, load_json, save_json
+from gantrack.data.splits import evaluator_num_classes, load_split
+from gantrack.epoch_report import EpochReport
+from gantrack.evaluation.classifier import train_evaluator
+from gantrack.io import csv_sink, load_json, save_json, save_model
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking import epoch_metrics_sink, log_metrics
+from gantrack.tracking.runs import epoch_metrics_sink, log_metrics
 
 
 def train(params: Params) -> None:
@@ -27,7 +27,7 @@ def train(params: Params) -> None:
         verbose=progress_verbosity(),
     )
     test_loss, test_accuracy = evaluator.evaluate(
-        test_split.images, test_split.labels, batch_size=500, verbose=0
+        test_split.images, test_split.labels, batch_size=params.networks.batch_size, verbose=0
     )
     summary = {
         "test_accuracy": test_accuracy,
@@ -36,8 +36,7 @@ def train(params: Params) -> None:
         "num_train_images": len(train_split.labels),
         "num_test_images": len(test_split.labels),
     }
-    with atomic_path(paths.evaluator) as temporary:
-        evaluator.save(temporary)
+    save_model(evaluator, paths.evaluator)
     save_json(summary, paths.evaluator_report)
     log_metrics(summary, prefix="evaluator")
     print(f"evaluator test accuracy: {test_accuracy:.4f}")

@@ -38,7 +38,7 @@ def pipeline_repo(tmp_path_factory, repo_root):
     Session-wide: the pipeline tests inspect it, and the local workflow test restores its
     stages from this repository's run cache instead of training a second time.
     """
-    from test_pipeline import TINY, copy_project, edit_params, init_and_repro
+    from support.pipeline_repo import TINY, copy_project, edit_params, init_and_repro
 
     repo = tmp_path_factory.mktemp("repo")
     copy_project(repo_root, repo)
@@ -53,10 +53,3 @@ def world_readable_dir():
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def tiny_train_config(params, **changes):
-    """``params.train`` shrunk for a step on a tiny batch (latent 8, batch 4, one epoch)."""
-    return params.train.model_copy(
-        update={"latent_dim": 8, "batch_size": 4, "epochs": 1, **changes}
-    )

@@ -11,16 +11,19 @@ import sys
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "compare": ("gantrack.compare", "rank MLflow runs by a metric: reports/compare.md and plots"),
-    "gate": ("gantrack.commands.gate", "compare this run's metrics with a base; exit 0/1/3"),
+    "compare": (
+        "gantrack.cli.compare",
+        "rank MLflow runs by a metric: reports/compare.md and plots",
+    ),
+    "gate": ("gantrack.cli.gate", "compare this run's metrics with a base; exit 0/1/3"),
     "push": (
-        "gantrack.commands.push",
+        "gantrack.cli.push",
         "dvc push --run-cache, plus the git-kept reports of each stage run it leaves out",
     ),
-    "promote": ("gantrack.commands.promote", "move the registry's champion alias if gate passed"),
-    "run-url": ("gantrack.commands.run_url", "print the MLflow link of a commit's run"),
+    "promote": ("gantrack.cli.promote", "move the registry's champion alias if gate passed"),
+    "run-url": ("gantrack.cli.run_url", "print the MLflow link of a commit's run"),
     "tracking-server": (
-        "gantrack.commands.tracking_server",
+        "gantrack.cli.tracking_server",
         "run an MLflow server on PostgreSQL at 127.0.0.1 (Ctrl-C stops it)",
     ),
 }

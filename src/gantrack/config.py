@@ -44,6 +44,8 @@ RESIZE_METHODS = (
     "mitchellcubic",
 )
 
+PARAMS_FILE = Path("params.yaml")  # DVC runs every stage from the repository root
+
 
 class ConfigError(GantrackError, ValueError):
     """``params.yaml`` is missing, unreadable, or does not match the schema."""
@@ -76,7 +78,8 @@ class PathsConfig(_Section):
     reference_dir: Path = Field(strict=False)
     # A folder: the training stage's last checkpoint (kept across runs; not a DVC output).
     checkpoints: Path = Field(strict=False)
-    # <dvc stage>.json: the MLflow run that produced each stage's outputs (see gantrack.lineage).
+    # <dvc stage>.json: the MLflow run that produced each stage's outputs
+    # (see gantrack.tracking.lineage).
     run_records: Path = Field(strict=False)
 
 

@@ -26,10 +26,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from gantrack.errors import GantrackError
+
 DISTRIBUTE_NAMES = ("none", "mirrored", "multi_worker")
 
 
-class DistributeError(ValueError):
+class DistributeError(GantrackError, ValueError):
     """A strategy that cannot be built as configured (names the fix)."""
 
 
@@ -192,9 +194,11 @@ def evaluation_strategy(name: str, devices: Sequence[str] | None = None):
     stages run on the chief's host only (``dvc repro`` runs them there; the other hosts run
     ``pipeline/train.py`` alone) and a collective strategy would wait for the other hosts.
     """
-    if name == "multi_worker":
-        return make_strategy("mirrored")
-    return make_strategy(name, devices)
+    multi_worker = name == "multi_worker"
+    strategy = make_strategy("mirrored") if multi_worker else make_strategy(name, devices)
+    if strategy.num_replicas_in_sync > 1:
+        print(f"feature extraction on {strategy.num_replicas_in_sync} replicas")
+    return strategy
 
 
 def scale_for_replicas(value):

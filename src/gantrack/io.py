@@ -76,7 +76,7 @@ def save_csv(rows: list[Mapping[str, Any]], path: Path | str) -> None:
 
 
 def csv_sink(path: Path | str):
-    """A sink for :class:`gantrack.callbacks.EpochReport`: rewrites the whole CSV each epoch.
+    """A sink for :class:`gantrack.gan.callbacks.EpochReport`: rewrites the whole CSV each epoch.
 
     Rewriting (atomically) rather than appending keeps the file complete and parseable
     at every moment, even if training is killed mid-write.
@@ -88,3 +88,14 @@ def csv_sink(path: Path | str):
         save_csv(rows, path)
 
     return sink
+
+
+def save_model(model: Any, path: Path | str) -> None:
+    """Save a Keras model atomically (a crash leaves the previous file, never half of one)."""
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+
+
+def keras_home(environ: Mapping[str, str]) -> Path:
+    """Keras's cache root, by Keras's own rule: ``$KERAS_HOME``, else ``~/.keras``."""
+    return Path(environ.get("KERAS_HOME") or Path.home() / ".keras")

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gantrack.config import Params, load_params
+from gantrack.config import PARAMS_FILE, Params, load_params
+from gantrack.distribute import cluster_role
 from gantrack.errors import GantrackError
-from gantrack.tracking import TrackingContext, check_tracking_server, retry_when_locked, stage_run
-
-PARAMS_FILE = Path("params.yaml")
+from gantrack.tracking.runs import (
+    TrackingContext,
+    check_tracking_server,
+    retry_when_locked,
+    stage_run,
+)
 
 
 def run_stage(
@@ -25,7 +29,7 @@ def run_stage(
 
     Before ``body`` does any work: a tracking server that does not answer stops the stage
     (nothing is written), and the run links the stages upstream that DVC reused (see
-    :mod:`gantrack.lineage`). After it: the stage's run record is written. A
+    :mod:`gantrack.tracking.lineage`). After it: the stage's run record is written. A
     :class:`GantrackError` (bad params, missing data, an unreachable server, ...) is printed
     as one message and exits with status 2; anything else is a bug and keeps its traceback.
 
@@ -33,10 +37,8 @@ def run_stage(
     the ``paths`` keys in ``worker_outputs`` moved into an empty scratch folder, and logs to
     a throwaway MLflow store there; the folder is deleted when the worker ends. (A worker
     needs none of the chief's files: the chief broadcasts what it resumes from, see
-    :func:`gantrack.checkpoint.share_chiefs_resume`.)
+    :func:`gantrack.gan.checkpoints.share_chiefs_resume`.)
     """
-    from gantrack.distribute import cluster_role
-
     try:
         params = load_params(PARAMS_FILE)
         role = cluster_role(os.environ.get("TF_CONFIG"))
@@ -95,7 +97,7 @@ class StageRecorder:
         self.before = None
 
     def link_reused(self, upstream: tuple[str, ...]) -> None:
-        from gantrack.lineage import link_reused_stage, load_records, records_to_link
+        from gantrack.tracking.lineage import link_reused_stage, load_records, records_to_link
 
         tags = retry_when_locked(self.client.get_run)(self.run_id).data.tags
         for record in records_to_link(
@@ -105,12 +107,12 @@ class StageRecorder:
             print(f"{record.stage}: reused; linked its run {record.run_id}")
 
     def start(self) -> None:
-        from gantrack.lineage import snapshot_run
+        from gantrack.tracking.lineage import snapshot_run
 
         self.before = retry_when_locked(snapshot_run)(self.client, self.run_id)
 
     def finish(self) -> None:
-        from gantrack.lineage import save_record, snapshot_run, stage_record
+        from gantrack.tracking.lineage import save_record, snapshot_run, stage_record
 
         after = retry_when_locked(snapshot_run)(self.client, self.run_id)
         record = stage_record(self.stage, self.run_id, self.experiment_id, self.before, after)
@@ -119,7 +121,7 @@ class StageRecorder:
 
 def upstream_stages(dvc_stage: str) -> tuple[str, ...]:
     """The DVC stages upstream of ``dvc_stage`` in this working copy; () if DVC cannot say."""
-    from gantrack.lineage import dvc_upstream_stages
+    from gantrack.tracking.lineage import dvc_upstream_stages
 
     try:
         return dvc_upstream_stages(Path.cwd(), dvc_stage)
@@ -131,96 +133,3 @@ def upstream_stages(dvc_stage: str) -> tuple[str, ...]:
 def progress_verbosity() -> int:
     """Keras ``verbose``: a live progress bar on a terminal, one line per epoch in logs."""
     return 1 if sys.stdout.isatty() else 2
-
-
-def feature_network(name: str, params: Params, strategy=None):
-    """The evaluation network ``name``, configured from params (weights paths, resizing).
-
-    With a ``strategy`` of several replicas, the network is built in its scope and every
-    batch is split across the replicas (:func:`gantrack.distribute.on_all_replicas`).
-    """
-    from contextlib import nullcontext
-    from dataclasses import replace
-
-    from gantrack.distribute import on_all_replicas
-    from gantrack.feature_networks import load_feature_network
-
-    with strategy.scope() if strategy is not None else nullcontext():
-        network = load_feature_network(
-            name,
-            evaluator_path=params.paths.evaluator,
-            inception_v3_weights=params.networks.inception_v3_weights,
-            resize_method=params.networks.resize_method,
-            inception_2015_graph=params.networks.inception_2015_graph,
-            keras_home=keras_home(os.environ),
-        )
-    return replace(network, run_batch=on_all_replicas(network.run_batch, strategy))
-
-
-def evaluation_strategy(params: Params):
-    """The strategy of ``train.distribute`` for feature extraction on this host's replicas."""
-    from gantrack.distribute import evaluation_strategy as strategy_for
-
-    strategy = strategy_for(params.train.distribute, params.train.devices)
-    if strategy.num_replicas_in_sync > 1:
-        print(f"feature extraction on {strategy.num_replicas_in_sync} replicas")
-    return strategy
-
-
-def save_model(model, path: Path) -> None:
-    """Save a Keras model atomically (a crash leaves the previous file, never half of one)."""
-    from gantrack.io import atomic_path
-
-    with atomic_path(path) as temporary:
-        model.save(temporary)
-
-
-def deterministic_ops() -> None:
-    """Deterministic TensorFlow kernels for this process (bit-identical reruns and resumes).
-
-    Process-wide, so it is set here at the edge. It makes TensorFlow pick deterministic
-    kernels (and raise for ops that have none) and run tf.data deterministically. Its cost
-    measured here with ``bench/bench_training.py --deterministic`` was within the shared
-    machine's noise (about 5-9% lower medians, epochs varying by ±15%), so it is always on.
-    """
-    import tensorflow as tf
-
-    tf.config.experimental.enable_op_determinism()
-
-
-def training_fingerprint(params: Params, split) -> str:
-    """What a checkpoint must have been made with to be resumed: see :mod:`gantrack.checkpoint`.
-
-    The train params and seed, the training data's checksum and shape, the source of the
-    whole ``gantrack`` package, and the library versions (kernels differ between versions).
-    The whole package rather than the training modules alone: a checkpoint also carries
-    the logs and in-training scores so far, which other modules compute; any change in
-    the code DVC reruns `train` for therefore starts afresh, never from stale state.
-    """
-    import hashlib
-    from importlib.metadata import version
-
-    import gantrack
-    from gantrack.checkpoint import fingerprint
-    from gantrack.data import array_checksum
-
-    source = hashlib.sha256()
-    package = Path(gantrack.__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        source.update(str(path.relative_to(package)).encode())
-        source.update(path.read_bytes())
-    return fingerprint(
-        {
-            "train": params.train.model_dump(mode="json"),
-            "seed": params.seed,
-            "data": array_checksum(split.images, split.labels),
-            "shape": list(split.images.shape),
-            "code": source.hexdigest(),
-            "versions": {name: version(name) for name in ("tensorflow", "keras", "numpy")},
-        }
-    )
-
-
-def keras_home(environ: Mapping[str, str]) -> Path:
-    """Keras's cache root, by Keras's own rule: ``$KERAS_HOME``, else ``~/.keras``."""
-    return Path(environ.get("KERAS_HOME") or Path.home() / ".keras")

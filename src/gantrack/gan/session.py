@@ -1,0 +1,235 @@
+"""One run of the `train` stage: build the GAN, resume it if a checkpoint allows, fit, report.
+
+Resume: every ``train.checkpoint_every`` epochs the whole training state goes to
+``paths.checkpoints`` (:mod:`gantrack.gan.checkpoints`). A rerun resumes from the latest
+checkpoint only if its fingerprint (:func:`training_fingerprint`) matches these params,
+data, code and library versions, and then ends bit-identical to an uninterrupted run:
+each epoch's data order is a function of (seed, epoch), and op determinism is on.
+
+Results leave through sinks (plain functions, see :mod:`gantrack.gan.callbacks`): the
+caller decides whether rows go to CSV files, MLflow or a list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from gantrack.config import Params
+from gantrack.data.splits import Split, array_checksum, load_split
+from gantrack.distribute import make_strategy
+from gantrack.epoch_report import EpochReport, EpochSink
+from gantrack.evaluation.feature_networks import feature_network_from_params
+from gantrack.evaluation.scoring import load_reference, quick_scorer, reference_file
+from gantrack.gan.callbacks import (
+    GridSink,
+    GridSnapshot,
+    NonFiniteLossCheck,
+    PeriodicCheckpoint,
+    PeriodicEvaluation,
+)
+from gantrack.gan.checkpoints import (
+    fingerprint,
+    latest_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    share_chiefs_resume,
+)
+from gantrack.gan.sampling import class_labels, generator_inputs, grid_inputs, latent_vectors
+from gantrack.gan.training import build_gan, build_state, images_per_epoch, train_gan
+from gantrack.io import atomic_path, save_model
+
+# The ``paths`` keys a non-chief worker of a multi_worker cluster writes to scratch instead.
+WORKER_OUTPUTS = ("generator", "train_log", "train_grid", "train_eval_log", "checkpoints")
+
+
+@dataclass(frozen=True)
+class TrainingSinks:
+    """Where training's results go, each a list of sinks."""
+
+    epochs: list[EpochSink]  # one row per epoch: losses, discriminator scores, timing
+    grids: list[GridSink]  # the grid of images from fixed latent vectors, every epoch
+    evaluations: list[EpochSink]  # in-training FID and KID, every train.eval_every epochs
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """The trained generator (the weight average when ``train.ema_decay`` is set)."""
+
+    generator: keras.Model
+    final_grid: np.ndarray
+    best_epoch: int | None  # None when in-training evaluation is off
+    best_fid: float | None
+
+
+def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> TrainingResult:
+    """Train the GAN of ``params.train`` on the train split; writes checkpoints and best.keras."""
+    config, paths = params.train, params.paths
+    deterministic_ops()  # bit-identical resume needs deterministic kernels
+    split = load_split(paths.train_data)  # images (N, H, W, C) in [-1, 1], labels (N,)
+    # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
+    num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
+    # Variables made in the strategy's scope are mirrored; fit() then runs every step on
+    # all replicas (train.batch_size is the global batch).
+    strategy = make_strategy(config.distribute, config.devices)
+    with strategy.scope():
+        gan = build_gan(config, split.images.shape[1:], params.seed, num_classes)
+    if strategy.num_replicas_in_sync > 1:
+        print(f"training on {strategy.num_replicas_in_sync} replicas ({config.distribute})")
+    generator = gan.sampling_generator  # the weight average when train.ema_decay is set
+    best_path = paths.generator / "best.keras"
+    report = EpochReport(
+        images_per_epoch(len(split.images), config.batch_size, config.critic_steps),
+        sinks=sinks.epochs,
+    )
+    inputs, rows = grid_inputs(config.latent_dim, config.grid_rows, params.seed, num_classes)
+    grids = GridSnapshot(generator, inputs, rows, sinks.grids)
+    callbacks = [NonFiniteLossCheck(), report, grids]
+    evaluation = None
+    if config.eval_every:
+        evaluation = periodic_evaluation(
+            params, generator, best_path, num_classes, strategy, sinks.evaluations
+        )
+        callbacks.append(evaluation)
+    training_state = training_fingerprint(params, split)
+    # The optimisers' slots now, on every process alike: a checkpoint restores into them,
+    # and under multi_worker each variable's creation is a collective all workers join.
+    build_state(gan)
+    first_epoch = 0
+    if strategy.extended.should_checkpoint:  # false only on a multi_worker non-chief
+        first_epoch = resume(params, gan, training_state, report, grids, evaluation, best_path)
+    first_epoch = share_chiefs_resume(gan, first_epoch)  # multi_worker: to every worker
+    if first_epoch and not strategy.extended.should_checkpoint:
+        print(f"resuming after epoch {first_epoch} with the chief's training state")
+    if config.checkpoint_every:
+
+        def save(epoch: int) -> None:
+            history = {
+                "train_log": report.rows,
+                "train_eval": [] if evaluation is None else evaluation.rows,
+            }
+            files = {"best.keras": best_path}
+            save_checkpoint(paths.checkpoints, gan, epoch, training_state, history, files)
+
+        callbacks.append(PeriodicCheckpoint(config.checkpoint_every, save))
+    train_gan(
+        gan,
+        split.images,
+        config,
+        params.seed,
+        callbacks,
+        verbose,
+        split.labels,
+        initial_epoch=first_epoch,
+    )
+    return TrainingResult(
+        generator=generator,
+        final_grid=grids.last_grid if grids.last_grid is not None else grids.draw(),
+        best_epoch=None if evaluation is None else evaluation.best_epoch,
+        best_fid=None if evaluation is None else evaluation.best_fid,
+    )
+
+
+def periodic_evaluation(
+    params: Params,
+    generator: keras.Model,
+    best_path: Path,
+    num_classes: int | None,
+    strategy,
+    sinks: list[EpochSink],
+) -> PeriodicEvaluation:
+    """FID and KID with the evaluator every ``train.eval_every`` epochs; saves the best.
+
+    KID uses subsets of min(``evaluate.kid_subset_size``, ``train.eval_num_images``) images,
+    the rule of the ``evaluate`` stage.
+    """
+    config = params.train
+    network = feature_network_from_params("evaluator", params, strategy)  # on every replica
+    reference = load_reference(reference_file(params.paths.reference_dir, "evaluator"))
+    scorer = quick_scorer(
+        reference,
+        config.eval_kid_subsets,
+        min(params.evaluate.kid_subset_size, config.eval_num_images),
+        params.seed,
+    )
+    # Latent vectors of their own seed, apart from the grid's, fixed for every epoch.
+    latent = latent_vectors(config.eval_num_images, config.latent_dim, params.seed + 1)
+    labels = None if num_classes is None else class_labels(len(latent), num_classes)
+    batch_size = params.networks.batch_size
+    return PeriodicEvaluation(
+        generator,
+        generator_inputs(latent, labels),
+        score=lambda images: scorer(network.extract(images, batch_size, verbose=0)[0]),
+        every=config.eval_every,
+        sinks=sinks,
+        on_best=lambda epoch, model: save_model(model, best_path),
+    )
+
+
+def resume(
+    params: Params, gan, training_state: str, report, grids, evaluation, best_path: Path
+) -> int:
+    """Restore the last checkpoint if it was made by these very settings; its epoch, or 0."""
+    checkpoint = latest_checkpoint(params.paths.checkpoints)
+    if checkpoint is None:
+        return 0
+    if checkpoint.fingerprint != training_state:
+        print(
+            f"checkpoint {checkpoint.path} was made with other params, data or code: "
+            "not resuming it; training from the start"
+        )
+        return 0
+    restore_checkpoint(checkpoint, gan)
+    report.replay(checkpoint.history["train_log"])
+    grids.replay(checkpoint.epoch)
+    if evaluation is not None:
+        evaluation.replay(checkpoint.history["train_eval"])
+        if (best := checkpoint.file("best.keras")) is not None:
+            with atomic_path(best_path) as temporary:
+                temporary.write_bytes(best.read_bytes())
+    print(f"resuming from {checkpoint.path} after epoch {checkpoint.epoch}")
+    return checkpoint.epoch
+
+
+def deterministic_ops() -> None:
+    """Deterministic TensorFlow kernels for this process (bit-identical reruns and resumes).
+
+    Process-wide. It makes TensorFlow pick deterministic kernels (and raise for ops that
+    have none) and run tf.data deterministically; README ("Speed") gives its measured cost.
+    """
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+def training_fingerprint(params: Params, split: Split) -> str:
+    """What a checkpoint must have been made with to resume it (:mod:`gantrack.gan.checkpoints`).
+
+    The train params and seeds, the training data's checksum and shape, the source of the
+    whole ``gantrack`` package, and the library versions (kernels differ between versions).
+    The whole package rather than the training modules alone: a checkpoint also carries
+    the logs and in-training scores so far, which other modules compute; any change in
+    the code DVC reruns `train` for therefore starts afresh, never from stale state.
+    """
+    import gantrack
+
+    source = hashlib.sha256()
+    package = Path(gantrack.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        source.update(str(path.relative_to(package)).encode())
+        source.update(path.read_bytes())
+    return fingerprint(
+        {
+            "train": params.train.model_dump(mode="json"),
+            "seed": params.seed,
+            "data": array_checksum(split.images, split.labels),
+            "shape": list(split.images.shape),
+            "code": source.hexdigest(),
+            "versions": {name: version(name) for name in ("tensorflow", "keras", "numpy")},
+        }
+    )

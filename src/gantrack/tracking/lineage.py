@@ -1,0 +1,234 @@
+"""Complete runs when DVC reuses outputs: each stage records its run; reusers link it.
+
+When ``dvc repro`` or ``dvc exp run`` skips a stage (its outputs are up to date, or come
+from DVC's run cache), no process runs for it, so the execution's MLflow run would lack
+that stage's metrics, tags, artifacts and model, and could not be compared with a run
+that trained. So every stage writes a small *run record* when it finishes::
+
+    reports/runs/train.json
+    {"stage": "train", "run_id": "…", "experiment_id": "…",
+     "metrics": ["best_fid", "d_loss", "eval.fid", …], "tags": [], "artifacts": ["grids", …],
+     "models": []}
+
+It names the run that produced the outputs, and what that stage logged there (the
+difference between the run before and after the stage). Each later stage looks up the
+records of the stages upstream of it (from DVC's own graph); a record whose run is not the
+current one belongs to a reused stage, and the current run gets that stage's metric
+histories and summary values and tags copied, ``gantrack.reused.<stage>`` tags naming the
+producing run and its artifact root, its logged models linked as outputs, and
+``reused/<stage>.json`` listing every artifact URI.
+
+What goes in a record, and what does not: DVC stores it as an ordinary (cached) output of
+its stage that no stage depends on, so rewriting it never makes a downstream stage rerun;
+it is rewritten only when its stage runs, which DVC does only when something the stage
+depends on changed. It holds identifiers and names only — no time stamps, host names or
+absolute paths (the store's URI), which would differ between two identical executions and
+between two machines sharing the repository. It travels with the outputs because it *is*
+one: checked out from ``dvc.lock`` in ``--temp`` and queued experiments, and saved and
+restored with them by DVC's run cache. (Not ``cache: false``: DVC saves no run cache for a
+stage with a plain uncached output, which would defeat the reuse the record describes;
+not a DVC metric either, which would put run ids into ``dvc metrics diff``.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from gantrack.io import save_json
+from gantrack.tracking.runs import retry_when_locked
+
+REUSED_TAG_PREFIX = "gantrack.reused."
+# Tags every stage sets for itself (see gantrack.tracking.runs.stage_run): never copied.
+_OWN_TAGS = frozenset({"gantrack.stages", "gantrack.execution_key", "gantrack.git_dirty"})
+_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """The MLflow run that produced a stage's outputs, and what the stage logged there."""
+
+    stage: str
+    run_id: str
+    experiment_id: str
+    metrics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()  # logged model ids
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> StageRecord:
+        lists = ("metrics", "tags", "artifacts", "models")
+        return cls(
+            stage=str(data["stage"]),
+            run_id=str(data["run_id"]),
+            experiment_id=str(data["experiment_id"]),
+            **{name: tuple(str(item) for item in data.get(name, ())) for name in lists},
+        )
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """What a run holds at one moment: metric names, tags, top-level artifacts, models."""
+
+    metrics: frozenset[str] = frozenset()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    artifacts: frozenset[str] = frozenset()
+    models: frozenset[str] = frozenset()
+
+
+def stage_record(
+    stage: str, run_id: str, experiment_id: str, before: RunSnapshot, after: RunSnapshot
+) -> StageRecord:
+    """The record of a stage that turned the run from ``before`` into ``after``.
+
+    Metrics, artifacts and models count when new; ``gantrack.*`` tags when new or changed
+    (the tags every stage sets for itself, and links to reused runs, excluded). A metric
+    the stage logged under a name already present would be missed; no two stages share a
+    metric name.
+    """
+    tags = sorted(
+        key
+        for key, value in after.tags.items()
+        if key.startswith("gantrack.")
+        and key not in _OWN_TAGS
+        and not key.startswith(REUSED_TAG_PREFIX)
+        and before.tags.get(key) != value
+    )
+    return StageRecord(
+        stage=stage,
+        run_id=run_id,
+        experiment_id=experiment_id,
+        metrics=tuple(sorted(after.metrics - before.metrics)),
+        tags=tuple(tags),
+        artifacts=tuple(sorted(after.artifacts - before.artifacts)),
+        models=tuple(sorted(after.models - before.models)),
+    )
+
+
+def reused_tag(stage: str) -> str:
+    """``gantrack.reused.<stage>``; MLflow keys allow no ``@`` (``ref@x`` → ``ref-x``)."""
+    return REUSED_TAG_PREFIX + re.sub(r"[^\w.\- /]", "-", stage)
+
+
+def records_to_link(
+    records: Iterable[StageRecord], run_id: str, run_tags: Mapping[str, str]
+) -> list[StageRecord]:
+    """The records of reused stages that run ``run_id`` has not linked yet.
+
+    A record naming ``run_id`` itself was written by a stage of this execution (it ran);
+    one already linked (by an earlier stage of this execution) is not linked twice.
+    """
+    return [
+        record
+        for record in records
+        if record.run_id != run_id and run_tags.get(reused_tag(record.stage)) != record.run_id
+    ]
+
+
+def save_record(record: StageRecord, path: Path) -> None:
+    save_json(record.to_json(), path)
+
+
+def load_records(folder: Path, stages: Iterable[str]) -> list[StageRecord]:
+    """The records of ``stages`` found in ``folder`` (a stage without one is left out).
+
+    An unreadable record is left out too: it can only cost a link, never a wrong one.
+    """
+    records = []
+    for stage in stages:
+        path = Path(folder) / f"{stage}.json"
+        try:
+            records.append(StageRecord.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return records
+
+
+def snapshot_run(client, run_id: str) -> RunSnapshot:
+    """What run ``run_id`` holds now (a few requests; artifacts listed at the top level)."""
+    run = client.get_run(run_id)
+    outputs = getattr(run, "outputs", None)
+    models = [output.model_id for output in (outputs.model_outputs if outputs else None) or []]
+    return RunSnapshot(
+        metrics=frozenset(run.data.metrics),
+        tags=dict(run.data.tags),
+        artifacts=frozenset(item.path for item in client.list_artifacts(run_id)),
+        models=frozenset(models),
+    )
+
+
+def link_reused_stage(client, run_id: str, record: StageRecord) -> None:
+    """Give run ``run_id`` what the reused stage of ``record`` logged in its own run.
+
+    Copies each metric's whole history (steps and time stamps kept, so curves compare),
+    and the stage's tags; tags ``gantrack.reused.<stage>`` (the producing run id) and
+    ``….artifact_uri``; links the stage's logged models as outputs of this run; logs
+    ``reused/<stage>.json`` with the artifacts' URIs. A producing run missing from this
+    store (a record committed elsewhere) leaves a tag saying so.
+    """
+    from mlflow.entities import LoggedModelOutput, Metric, RunTag
+    from mlflow.exceptions import MlflowException
+
+    tag = reused_tag(record.stage)
+    try:
+        source = client.get_run(record.run_id)
+    except MlflowException:
+        missing = {tag: record.run_id, f"{tag}.missing": "the producing run is not in this store"}
+        tags = [RunTag(key, value) for key, value in missing.items()]
+        retry_when_locked(client.log_batch)(run_id, tags=tags)
+        return
+    metrics = [
+        Metric(key, point.value, point.timestamp, point.step)
+        for key in record.metrics
+        for point in client.get_metric_history(record.run_id, key)
+    ]
+    for start in range(0, len(metrics), _METRICS_PER_BATCH):
+        retry_when_locked(client.log_batch)(
+            run_id, metrics=metrics[start : start + _METRICS_PER_BATCH]
+        )
+    artifact_root = source.info.artifact_uri
+    tags = {key: source.data.tags[key] for key in record.tags if key in source.data.tags}
+    tags[f"{tag}.artifact_uri"] = artifact_root
+    retry_when_locked(client.log_batch)(
+        run_id, tags=[RunTag(key, value) for key, value in tags.items()]
+    )
+    if record.models:
+        retry_when_locked(client.log_outputs)(
+            run_id, [LoggedModelOutput(model, step=0) for model in record.models]
+        )
+    links = {
+        **record.to_json(),
+        "artifact_uris": [f"{artifact_root.rstrip('/')}/{path}" for path in record.artifacts],
+        "model_uris": [f"models:/{model}" for model in record.models],
+    }
+    retry_when_locked(client.log_dict)(run_id, links, f"reused/{record.stage}.json")
+    # Last: this tag marks the stage as linked, so a stage that failed half-way through
+    # linking is linked again by the next stage of the execution.
+    retry_when_locked(client.set_tag)(run_id, tag, record.run_id)
+
+
+def dvc_upstream_stages(repo_dir: Path, stage: str) -> tuple[str, ...]:
+    """The stages whose outputs ``stage`` depends on, directly or not, from DVC's graph.
+
+    DVC runs stages in dependency order, so when ``stage`` starts, every one of these that
+    this execution runs has run already: those without a fresh record were reused.
+    """
+    import networkx
+    from dvc.repo import Repo
+
+    repo = Repo(str(repo_dir))
+    try:
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        node = next((node for node in graph if node.addressing == stage), None)
+        if node is None:
+            return ()
+        return tuple(sorted(upstream.addressing for upstream in networkx.descendants(graph, node)))
+    finally:
+        repo.close()

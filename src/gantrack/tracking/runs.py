@@ -1,0 +1,371 @@
+"""MLflow: one run per pipeline execution, whichever stages it runs.
+
+DVC runs each stage as its own process, so stages cannot share an MLflow run object. They
+share a *key* instead: the id and start time of the ``dvc`` process that launched them
+(``dvc repro``, ``dvc exp run``, or a queue worker's ``dvc exp exec-run``). The first stage
+of an execution creates the run and tags it with the key; later stages find the run by its
+tag and log into it. A stage run outside DVC gets a run of its own.
+
+The default store is ``mlflow.db`` (sqlite) at the repository root, by absolute path:
+DVC sets ``DVC_ROOT`` to the *original* repository even for ``--temp`` and queued
+experiments, which run in copies under ``.dvc/tmp``, so all runs land in one store.
+``MLFLOW_TRACKING_URI`` overrides it.
+
+Two things can go wrong with a store that a stage cannot fix by itself, and both are
+handled here: a sqlite store written by two experiments at once (``dvc queue start -j 2``)
+answers "database is locked" once a writer has waited out MLflow's 20 s busy timeout, so
+every write retries with a bounded backoff (:func:`retry_when_locked`); and a tracking
+server that does not answer would make MLflow's HTTP client retry for minutes, so a stage
+checks it first, with a short timeout, before it does any work (:func:`check_tracking_server`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import random
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
+
+from gantrack.config import Params, flatten_params
+from gantrack.errors import GantrackError
+
+DEFAULT_EXPERIMENT = "gantrack"
+EXECUTION_KEY_TAG = "gantrack.execution_key"
+STAGES_TAG = "gantrack.stages"
+
+# Writes retry for about 1 + 2 + 4 + 8 + 8 + 8 = 31 s (plus MLflow's own 20 s busy wait per
+# attempt): far longer than any write of another stage holds the lock, yet bounded.
+LOCK_RETRY_ATTEMPTS = 7
+LOCK_RETRY_FIRST_DELAY_S = 1.0
+LOCK_RETRY_MAX_DELAY_S = 8.0
+SERVER_CHECK_TIMEOUT_S = 5.0
+
+_LOCKED_MESSAGES = ("database is locked", "database table is locked")
+
+Result = TypeVar("Result")
+Arguments = ParamSpec("Arguments")
+
+
+class TrackingStoreError(GantrackError):
+    """The MLflow store cannot be reached or stays locked."""
+
+
+def is_locked_error(error: BaseException) -> bool:
+    """True for sqlite's "database is locked", raw or wrapped by MLflow or SQLAlchemy."""
+    while error is not None:
+        if any(message in str(error) for message in _LOCKED_MESSAGES):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def retry_when_locked(
+    action: Callable[Arguments, Result],
+    attempts: int = LOCK_RETRY_ATTEMPTS,
+    first_delay: float = LOCK_RETRY_FIRST_DELAY_S,
+    max_delay: float = LOCK_RETRY_MAX_DELAY_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Callable[Arguments, Result]:
+    """``action`` retried while the store is locked, waiting d, 2d, 4d, ... (≤ ``max_delay``).
+
+    Each wait is jittered by ±25% so two writers that collided do not collide again in
+    step. Other errors propagate at once; after ``attempts`` locked tries, a
+    :class:`TrackingStoreError` says so. Only idempotent writes may be wrapped (setting a
+    tag or a param twice is harmless; a metric point logged twice would be a duplicate, but
+    sqlite rolls back the whole failed transaction, so a locked write wrote nothing).
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
+
+    @functools.wraps(action)
+    def retrying(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Result:
+        delay = first_delay
+        for attempt in range(1, attempts + 1):
+            try:
+                return action(*args, **kwargs)
+            except Exception as error:
+                if not is_locked_error(error):
+                    raise
+                if attempt == attempts:
+                    raise TrackingStoreError(
+                        f"the MLflow store stayed locked through {attempts} attempts of "
+                        f"{getattr(action, '__name__', 'a write')}: another process holds "
+                        "a write lock on the sqlite database; retry when it has finished, or "
+                        "use a tracking server (MLFLOW_TRACKING_URI=http://...) for many "
+                        "parallel experiments"
+                    ) from error
+            sleep(delay * random.uniform(0.75, 1.25))
+            delay = min(2 * delay, max_delay)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    return retrying
+
+
+def check_tracking_server(tracking_uri: str, timeout: float = SERVER_CHECK_TIMEOUT_S) -> None:
+    """Raise :class:`TrackingStoreError` naming ``tracking_uri`` if its server does not answer.
+
+    Only ``http(s)://`` stores are checked (with one GET of MLflow's ``/health`` endpoint);
+    a file or database store is opened by MLflow itself. Without this check, MLflow's HTTP
+    client retries a dead server for minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``) and the
+    stage would fail only after its work, or half-way through it.
+    """
+    if not is_server(tracking_uri):
+        return
+    import requests
+
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as error:
+        raise TrackingStoreError(
+            f"MLflow tracking server {tracking_uri} is unreachable ({type(error).__name__}: "
+            f"{error}); start it (mlflow server --host 127.0.0.1 --port ...), or point "
+            "MLFLOW_TRACKING_URI at a running one, or unset MLFLOW_TRACKING_URI to use the "
+            "local sqlite store"
+        ) from None
+    if response.status_code >= 500:
+        raise TrackingStoreError(
+            f"MLflow tracking server {tracking_uri} answered {url} with HTTP "
+            f"{response.status_code}; check the server's log, or unset MLFLOW_TRACKING_URI "
+            "to use the local sqlite store"
+        )
+
+
+@dataclass(frozen=True)
+class TrackingContext:
+    """Where and under which run a stage logs; built from the environment at the edge."""
+
+    tracking_uri: str
+    experiment_name: str
+    repo_root: Path
+    execution_key: str | None = None
+    dvc_experiment: str | None = None
+    dvc_baseline: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str], script_root: Path) -> TrackingContext:
+        """Read ``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME`` and DVC's variables."""
+        repo_root = Path(environ.get("DVC_ROOT") or script_root).resolve()
+        return cls(
+            tracking_uri=environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(repo_root),
+            experiment_name=environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT,
+            repo_root=repo_root,
+            execution_key=environ.get("GANTRACK_EXECUTION_KEY") or dvc_execution_key(),
+            dvc_experiment=environ.get("DVC_EXP_NAME"),
+            dvc_baseline=environ.get("DVC_EXP_BASELINE_REV"),
+        )
+
+
+def default_tracking_uri(repo_root: Path) -> str:
+    return f"sqlite:///{(repo_root / 'mlflow.db').resolve()}"
+
+
+def dvc_execution_key() -> str | None:
+    """``"<pid>-<start time>"`` of the nearest ancestor ``dvc`` process, or None.
+
+    The start time makes the key unique even when the operating system reuses a pid.
+    """
+    import psutil
+
+    try:
+        for process in psutil.Process().parents():
+            if _is_dvc(process.cmdline()):
+                return f"{process.pid}-{process.create_time():.3f}"
+    except (psutil.Error, OSError):
+        return None
+    return None
+
+
+def _is_dvc(command_line: list[str]) -> bool:
+    # `.../bin/dvc repro`, `python .../bin/dvc exp run`, `python -m dvc repro`
+    for index, argument in enumerate(command_line[:3]):
+        if Path(argument).name == "dvc":
+            return True
+        if argument == "-m" and index + 1 < len(command_line) and command_line[index + 1] == "dvc":
+            return True
+    return False
+
+
+def git_state(repo_root: Path) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the git work tree at ``repo_root``; (None, None) outside git."""
+
+    def git(*arguments: str) -> str | None:
+        try:
+            result = subprocess.run(
+                ["git", *arguments], cwd=repo_root, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return result.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return commit, (None if status is None else bool(status))
+
+
+@contextlib.contextmanager
+def stage_run(
+    stage: str, params: Params, context: TrackingContext, work_dir: Path
+) -> Iterator[Any]:
+    """Open (or re-open) this execution's MLflow run for ``stage``; yields the active run.
+
+    Logs the flattened params and the tags every run carries: git commit and dirty flag,
+    DVC experiment name and baseline, dataset, and the stages this execution ran. An
+    exception inside marks the run FAILED and propagates. Every write retries while a
+    sqlite store is locked.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(context.tracking_uri)
+    run = retry_when_locked(_open_run)(context)
+    try:
+        stages = run.data.tags.get(STAGES_TAG, "")
+        commit, dirty = git_state(work_dir)
+        tags = {
+            EXECUTION_KEY_TAG: context.execution_key,
+            STAGES_TAG: ",".join(filter(None, [stages, stage])),
+            MLFLOW_GIT_COMMIT: commit,
+            "gantrack.git_dirty": None if dirty is None else str(dirty).lower(),
+            "dvc.experiment": context.dvc_experiment,
+            "dvc.baseline": context.dvc_baseline,
+            "gantrack.dataset": params.data.dataset,
+        }
+        retry_when_locked(mlflow.set_tags)(
+            {key: value for key, value in tags.items() if value is not None}
+        )
+        retry_when_locked(mlflow.log_params)(flatten_params(params))
+        yield run
+    except BaseException:
+        retry_when_locked(mlflow.end_run)("FAILED")
+        raise
+    retry_when_locked(mlflow.end_run)("FINISHED")
+
+
+def _open_run(context: TrackingContext):
+    """Start this execution's run, or resume it if an earlier stage created it."""
+    import mlflow
+
+    experiment = _get_or_create_experiment(context)
+    existing = _find_execution_run(experiment.experiment_id, context.execution_key)
+    if existing is not None:
+        return mlflow.start_run(run_id=existing)
+    # The key is set at creation, in the same write: if a locked store fails a later write of
+    # this attempt, the retry finds this run instead of creating a second one.
+    tags = {EXECUTION_KEY_TAG: context.execution_key} if context.execution_key else None
+    return mlflow.start_run(run_name=context.dvc_experiment, tags=tags)
+
+
+def _get_or_create_experiment(context: TrackingContext):
+    """The named experiment; a new one in a local store keeps artifacts beside the store.
+
+    Without an explicit location, MLflow puts artifacts in ``./mlruns`` of the *current*
+    directory, which for a ``--temp`` experiment is a copy that DVC deletes afterwards.
+    """
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(context.experiment_name)
+    if experiment is None:
+        location = None
+        if context.tracking_uri == default_tracking_uri(context.repo_root):
+            location = (context.repo_root / "mlartifacts").as_uri()
+        # Another process may create it between the look-up and here: that is fine.
+        with contextlib.suppress(mlflow.exceptions.MlflowException):
+            mlflow.create_experiment(context.experiment_name, artifact_location=location)
+    return mlflow.set_experiment(context.experiment_name)
+
+
+def _find_execution_run(experiment_id: str, execution_key: str | None) -> str | None:
+    if execution_key is None:
+        return None
+    from mlflow.tracking import MlflowClient
+
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{EXECUTION_KEY_TAG}` = '{execution_key}'",
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None, prefix: str = "") -> None:
+    """Log numeric values (nested dicts flattened with dots); non-numbers are skipped."""
+    import mlflow
+
+    flat: dict[str, float] = {}
+
+    def walk(name: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(f"{name}.{key}" if name else str(key), item)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = float(value)
+
+    walk(prefix, metrics)
+    retry_when_locked(mlflow.log_metrics)(flat, step=step)
+
+
+def epoch_metrics_sink(prefix: str = ""):
+    """A sink for :class:`gantrack.gan.callbacks.EpochReport`: each epoch's row, step = epoch."""
+
+    def sink(epoch: int, row: Mapping[str, float]) -> None:
+        log_metrics(
+            {key: value for key, value in row.items() if key != "epoch"}, step=epoch, prefix=prefix
+        )
+
+    return sink
+
+
+def grid_image_sink(folder: str):
+    """A sink for :class:`gantrack.gan.callbacks.GridSnapshot`: ``<folder>/epoch_007.png``."""
+    import mlflow
+
+    def sink(epoch: int, grid) -> None:
+        retry_when_locked(mlflow.log_image)(grid, artifact_file=f"{folder}/epoch_{epoch:03d}.png")
+
+    return sink
+
+
+def log_artifacts(*paths: Path, folder: str | None = None) -> None:
+    import mlflow
+
+    for path in paths:
+        retry_when_locked(mlflow.log_artifact)(str(path), artifact_path=folder)
+
+
+def set_tag(key: str, value: str) -> None:
+    import mlflow
+
+    retry_when_locked(mlflow.set_tag)(key, value)
+
+
+def is_server(tracking_uri: str) -> bool:
+    """Whether the store is an MLflow server (http/https) rather than local sqlite or files."""
+    return tracking_uri.startswith(("http://", "https://"))
+
+
+def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+    """The MLflow UI page of a run, or None for a local store (sqlite, file) with no UI."""
+    if not is_server(tracking_uri):
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def latest_run_for_commit(client, experiment_name: str, commit: str):
+    """The newest run of ``experiment_name`` tagged with git ``commit``, or None."""
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{MLFLOW_GIT_COMMIT}` = '{commit}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None

@@ -1,0 +1,8 @@
+"""Small configurations for fast tests."""
+
+
+def tiny_train_config(params, **changes):
+    """``params.train`` shrunk for a step on a tiny batch (latent 8, batch 4, one epoch)."""
+    return params.train.model_copy(
+        update={"latent_dim": 8, "batch_size": 4, "epochs": 1, **changes}
+    )

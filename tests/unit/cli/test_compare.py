@@ -1,0 +1,156 @@
+import math
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from gantrack.cli.compare import (
+    comparison_table,
+    format_cell,
+    main,
+    markdown_table,
+    metric_against_param,
+    metric_direction,
+    rank_runs,
+    select_dvc_experiments,
+    swept_params,
+)
+
+
+@pytest.fixture
+def runs():
+    """What mlflow.search_runs returns, by hand: four runs, one without the metric."""
+    return pd.DataFrame(
+        {
+            "run_id": ["aaaaaaaa11", "bbbbbbbb22", "cccccccc33", "dddddddd44"],
+            "tags.dvc.experiment": ["brisk-owl", "calm-fox", None, "dull-eel"],
+            "tags.mlflow.runName": ["brisk-owl", "calm-fox", "manual", "dull-eel"],
+            "params.train.epochs": ["10", "2", "5", "20"],
+            "params.train.loss": ["minimax"] * 4,
+            "params.seed": ["42", "42", "42", "7"],
+            "metrics.evaluator.fid": [12.5, 30.0, 8.25, math.nan],
+            "metrics.evaluator.inception_score": [7.0, 5.5, 8.0, 9.0],
+        }
+    )
+
+
+def test_metric_direction_by_last_name_part():
+    assert metric_direction("evaluator.fid") == "min"
+    assert metric_direction("inception_v3.kid") == "min"
+    assert metric_direction("evaluator.inception_score") == "max"
+    with pytest.raises(ValueError, match="--direction"):
+        metric_direction("evaluator.feature_images_per_second")
+
+
+def test_rank_lower_is_better_puts_missing_last(runs):
+    ranked = rank_runs(runs, "evaluator.fid", "min")
+    assert list(ranked["run_id"].str[:1]) == ["c", "a", "b", "d"]
+
+
+def test_rank_higher_is_better(runs):
+    ranked = rank_runs(runs, "evaluator.inception_score", "max")
+    assert list(ranked["metrics.evaluator.inception_score"]) == [9.0, 8.0, 7.0, 5.5]
+
+
+def test_rank_rejects_unknown_metric_and_direction(runs):
+    with pytest.raises(ValueError, match=r"no run has the metric 'kid'.*evaluator\.fid"):
+        rank_runs(runs, "kid", "min")
+    with pytest.raises(ValueError, match="direction"):
+        rank_runs(runs, "evaluator.fid", "lowest")
+
+
+def test_swept_params_are_those_that_vary(runs):
+    assert swept_params(runs) == ["seed", "train.epochs"]
+    assert swept_params(runs.iloc[:3]) == ["train.epochs"]
+
+
+def test_select_dvc_experiments(runs):
+    assert list(select_dvc_experiments(runs, ["calm-fox", "dull-eel"])["run_id"].str[0]) == [
+        "b",
+        "d",
+    ]
+    assert len(select_dvc_experiments(runs, [])) == 4
+
+
+def test_comparison_table_rows_and_columns(runs):
+    ranked = rank_runs(runs, "evaluator.fid", "min")
+    table = comparison_table(
+        ranked,
+        "evaluator.fid",
+        ["train.epochs", "not.a.param"],
+        ["evaluator.inception_score", "evaluator.fid", "evaluator.kid"],
+    )
+    assert list(table.columns) == [
+        "rank",
+        "run",
+        "run id",
+        "train.epochs",
+        "evaluator.fid",
+        "evaluator.inception_score",
+    ]
+    assert list(table["run"]) == ["manual", "brisk-owl", "calm-fox", "dull-eel"]
+    assert list(table["run id"]) == ["cccccccc", "aaaaaaaa", "bbbbbbbb", "dddddddd"]
+    assert list(table["train.epochs"]) == ["5", "10", "2", "20"]
+
+
+def test_markdown_table_formats_cells():
+    table = pd.DataFrame({"run": ["a|b", "c"], "fid": [12.345678, math.nan], "epoch": [3.0, 10.0]})
+    assert markdown_table(table).splitlines() == [
+        "| run | fid | epoch |",
+        "|---|---|---|",
+        "| a\\|b | 12.35 | 3 |",
+        "| c |  | 10 |",
+    ]
+    assert format_cell(None) == "" and format_cell(0.000123456) == "0.0001235"
+
+
+def test_metric_against_numeric_param_sorts_numerically(runs):
+    data = metric_against_param(runs, "evaluator.fid", "train.epochs")
+    # "10" < "2" as text; as numbers 2 < 5 < 10, and the run without the metric is dropped
+    assert list(data["train.epochs"]) == [2, 5, 10]
+    assert list(data["evaluator.fid"]) == [30.0, 8.25, 12.5]
+    assert list(data["run"]) == ["calm-fox", "manual", "brisk-owl"]
+
+
+def test_metric_against_text_param_keeps_text(runs):
+    data = metric_against_param(runs, "evaluator.fid", "train.loss")
+    assert list(data["train.loss"]) == ["minimax"] * 3
+
+
+def table_runs(report: str) -> list[str]:
+    rows = [line for line in report.splitlines() if line.startswith("| ") and "rank" not in line]
+    return [row.split(" | ")[1] for row in rows]
+
+
+def test_main_writes_report_and_plots(tmp_path, params, capsys):
+    """End to end on a sqlite store: three runs with FID curves, two swept params."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("sweep")
+    for name, epochs, fids in [("short", 2, [40.0, 30.0]), ("long", 4, [40.0, 20, 15, 10])]:
+        with mlflow.start_run(run_name=name, tags={"dvc.experiment": name}):
+            mlflow.log_params({"train.epochs": epochs, "train.loss": "minimax"})
+            for step, fid in enumerate(fids, start=1):
+                mlflow.log_metric("eval.fid", fid, step=step)
+            mlflow.log_metric("evaluator.fid", fids[-1])
+    with mlflow.start_run(run_name="other", tags={"dvc.experiment": "other"}):
+        mlflow.log_params({"train.epochs": 3, "train.loss": "non_saturating"})
+        mlflow.log_metric("evaluator.fid", 5.0)
+    output = tmp_path / "reports" / "compare.md"
+    argv = ["--experiment", "sweep", "--tracking-uri", uri, "--output", str(output)]
+    assert main([*argv, "--filter", "params.`train.loss` = 'minimax'"]) == 0
+    report = output.read_text()
+    assert table_runs(report) == ["long", "short"]  # FID 10 before 30
+    assert "![eval.fid over epochs](compare_eval.fid.png)" in report
+    plot = tmp_path / "reports" / "compare_evaluator.fid_vs_train.epochs.png"
+    assert plot.is_file() and (tmp_path / "reports" / "compare_eval.fid.png").is_file()
+    with Image.open(plot) as image:
+        assert image.size == (700, 450) and np.asarray(image).std() > 0
+
+    assert main([*argv, "--dvc-exp", "other", "--dvc-exp", "short"]) == 0
+    assert table_runs(output.read_text()) == ["other", "short"]
+    assert main([*argv, "--dvc-exp", "nobody"]) == 1
+    assert main([*argv, "--metric", "images_per_second"]) == 2
+    assert "images_per_second" in capsys.readouterr().err

@@ -1,0 +1,177 @@
+import sqlite3
+import threading
+import time
+
+import mlflow
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from gantrack.tracking.runs import (
+    EXECUTION_KEY_TAG,
+    TrackingContext,
+    TrackingStoreError,
+    _is_dvc,
+    check_tracking_server,
+    default_tracking_uri,
+    log_metrics,
+    retry_when_locked,
+    stage_run,
+)
+from gantrack.tracking.services import free_port
+
+
+def test_context_defaults_to_sqlite_at_dvc_root(tmp_path):
+    environ = {"DVC_ROOT": str(tmp_path / "repo"), "DVC_EXP_NAME": "brisk-owl"}
+    context = TrackingContext.from_environment(environ, script_root=tmp_path / "copy")
+    assert context.tracking_uri == f"sqlite:///{tmp_path / 'repo' / 'mlflow.db'}"
+    assert context.dvc_experiment == "brisk-owl"
+    assert context.experiment_name == "gantrack"
+
+
+def test_context_honours_mlflow_variables(tmp_path):
+    environ = {
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
+        "MLFLOW_EXPERIMENT_NAME": "sweep",
+        "GANTRACK_EXECUTION_KEY": "manual-1",
+    }
+    context = TrackingContext.from_environment(environ, script_root=tmp_path)
+    assert context.tracking_uri == "http://127.0.0.1:5000"
+    assert context.experiment_name == "sweep" and context.execution_key == "manual-1"
+
+
+@pytest.mark.parametrize(
+    ("command_line", "expected"),
+    [
+        (["/repo/.venv/bin/python", "/repo/.venv/bin/dvc", "repro"], True),
+        (["/repo/.venv/bin/dvc", "exp", "run"], True),
+        (["python3", "-m", "dvc", "exp", "exec-run"], True),
+        (["python", "pipeline/train.py"], False),
+        (["bash", "-c", "python pipeline/dvc.py"], False),
+    ],
+)
+def test_dvc_process_recognition(command_line, expected):
+    assert _is_dvc(command_line) is expected
+
+
+@pytest.fixture
+def context(tmp_path):
+    return TrackingContext(
+        tracking_uri=default_tracking_uri(tmp_path),
+        experiment_name="test",
+        repo_root=tmp_path,
+        execution_key="dvc-123",
+        dvc_experiment="brisk-owl",
+    )
+
+
+def test_stages_of_one_execution_share_one_run(context, params, tmp_path):
+    with stage_run("prepare", params, context, work_dir=tmp_path):
+        log_metrics({"evaluator": {"accuracy": 0.5, "label": "not a number"}})
+    with stage_run("train", params, context, work_dir=tmp_path):
+        for epoch in (1, 2):
+            log_metrics({"d_loss": 1.0 / epoch}, step=epoch)
+    runs = mlflow.search_runs(experiment_names=["test"], output_format="list")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED" and run.info.run_name == "brisk-owl"
+    assert run.data.tags["gantrack.stages"] == "prepare,train"
+    assert run.data.tags[EXECUTION_KEY_TAG] == "dvc-123"
+    assert run.data.tags["gantrack.dataset"] == "mnist_5k"
+    assert run.data.params["train.epochs"] == str(params.train.epochs)
+    assert run.data.metrics["evaluator.accuracy"] == 0.5
+    history = MlflowClient().get_metric_history(run.info.run_id, "d_loss")
+    assert [(metric.step, metric.value) for metric in history] == [(1, 1.0), (2, 0.5)]
+    assert run.info.artifact_uri.startswith((tmp_path / "mlartifacts").as_uri())
+
+
+def test_failed_stage_marks_run_failed(context, params, tmp_path):
+    with pytest.raises(RuntimeError), stage_run("train", params, context, work_dir=tmp_path):
+        raise RuntimeError("diverged")
+    run = mlflow.search_runs(experiment_names=["test"], output_format="list")[0]
+    assert run.info.status == "FAILED"
+
+
+def test_stages_without_execution_key_get_their_own_runs(context, params, tmp_path):
+    solo = TrackingContext(context.tracking_uri, "solo", tmp_path)
+    for stage in ("prepare", "train"):
+        with stage_run(stage, params, solo, work_dir=tmp_path):
+            pass
+    assert len(mlflow.search_runs(experiment_names=["solo"], output_format="list")) == 2
+
+
+def test_retry_waits_with_growing_bounded_delays_then_succeeds():
+    calls, waits = [], []
+
+    def write(value):
+        calls.append(value)
+        if len(calls) < 4:
+            raise sqlite3.OperationalError("database is locked")
+        return value * 2
+
+    retrying = retry_when_locked(
+        write, attempts=5, first_delay=1.0, max_delay=3.0, sleep=waits.append
+    )
+    assert retrying(21) == 42 and len(calls) == 4
+    # 1, 2, 4 -> capped at 3; each jittered by at most ±25%
+    for wait, nominal in zip(waits, [1.0, 2.0, 3.0], strict=True):
+        assert 0.75 * nominal <= wait <= 1.25 * nominal
+
+
+def test_retry_gives_up_after_its_attempts_and_passes_other_errors():
+    waits = []
+
+    def locked():
+        # MLflow wraps SQLAlchemy's error, which wraps sqlite's: the cause chain is searched.
+        try:
+            raise sqlite3.OperationalError("database is locked")
+        except sqlite3.OperationalError as error:
+            raise MlflowException("(sqlite3.OperationalError) failed to log") from error
+
+    with pytest.raises(TrackingStoreError, match="stayed locked through 3 attempts"):
+        retry_when_locked(locked, attempts=3, sleep=waits.append)()
+    assert len(waits) == 2
+
+    def broken():
+        raise MlflowException("RESOURCE_DOES_NOT_EXIST")
+
+    with pytest.raises(MlflowException, match="RESOURCE"):
+        retry_when_locked(broken, sleep=waits.append)()
+    assert len(waits) == 2  # no retry for an error that waiting cannot fix
+    with pytest.raises(ValueError, match="attempts"):
+        retry_when_locked(broken, attempts=0)
+
+
+def test_retry_outlasts_a_real_lock_held_by_another_connection(tmp_path):
+    """A sqlite database locked by another writer for 0.6 s: the retried write lands."""
+    database = tmp_path / "store.db"
+    with sqlite3.connect(database) as setup:
+        setup.execute("create table metrics (value real)")
+    holder = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+    holder.execute("begin exclusive")
+    release = threading.Timer(0.6, holder.execute, args=("commit",))
+    release.start()
+
+    def write(value: float) -> None:
+        # timeout=0: the locked error at once, as MLflow gets it after its 20 s busy wait
+        with sqlite3.connect(database, timeout=0) as connection:
+            connection.execute("insert into metrics values (?)", (value,))
+
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            write(1.0)
+        retry_when_locked(write, attempts=6, first_delay=0.2, max_delay=0.4)(2.0)
+    finally:
+        release.join()
+        holder.close()
+    with sqlite3.connect(database) as reader:
+        assert reader.execute("select value from metrics").fetchall() == [(2.0,)]
+
+
+def test_unreachable_server_is_named_at_once():
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(TrackingStoreError, match=f"{uri} is unreachable"):
+        check_tracking_server(uri, timeout=2.0)
+    assert time.monotonic() - started < 10
+    check_tracking_server("sqlite:///nowhere/mlflow.db")  # not a server: nothing to check
