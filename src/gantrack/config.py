@@ -140,7 +140,7 @@ class TrainConfig(_Section):
     # WGAN-GP's lambda: weight of E[(||grad D(x_hat)||_2 - 1)^2] (wgan_gp only).
     gradient_penalty_weight: float = Field(ge=0.0)
     # Discriminator (critic) updates per generator update (WGAN-GP's n_critic); 1 updates
-    # both from the same forward pass, as the seed does.
+    # both from the same forward pass, as the design document does.
     critic_steps: int = Field(ge=1, le=20)
     # R1 penalty weight gamma: gamma/2 * E[||grad D(x)||^2] on real images (0: off).
     r1_gamma: float = Field(ge=0.0)
@@ -175,7 +175,7 @@ class TrainConfig(_Section):
     # eval_num_images samples; the best epoch's generator is kept. 0 turns it off.
     eval_every: int = Field(ge=0)
     eval_num_images: int = Field(ge=2)
-    eval_kid_subsets: int = Field(ge=1)  # KID subsets of min(1000, eval_num_images)
+    eval_kid_subsets: int = Field(ge=1)  # of min(evaluate.kid_subset_size, eval_num_images)
 
     @model_validator(mode="after")
     def _stabilisers_fit_loss(self) -> TrainConfig:
