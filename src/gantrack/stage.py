@@ -6,9 +6,10 @@ This is the edge of the program: it reads the environment and the working direct
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gantrack.config import PARAMS_FILE, Params, load_params
@@ -49,13 +50,11 @@ def run_stage(
         check_tracking_server(context.tracking_uri)
         # DVC names the stage it runs (reference@x is the DVC stage reference_evaluator).
         dvc_stage = os.environ.get("DVC_STAGE")
-        with stage_run(name, params, context, work_dir=Path.cwd()) as run:
-            recorder = StageRecorder(run, params.paths.run_records, dvc_stage or name)
-            if dvc_stage:
-                recorder.link_reused(upstream_stages(dvc_stage))
-            recorder.start()
+        with (
+            stage_run(name, params, context, work_dir=Path.cwd()) as run,
+            recorded(run, Path(params.paths.run_records), dvc_stage or name, dvc_stage),
+        ):
             body(params)
-            recorder.finish()
     except GantrackError as error:
         print(f"gantrack {name}: error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -83,40 +82,26 @@ def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role)
             mlflow.set_tracking_uri(None)
 
 
-class StageRecorder:
-    """Links reused upstream stages into ``run`` and writes this stage's run record."""
+@contextlib.contextmanager
+def recorded(run, folder: Path, stage: str, dvc_stage: str | None) -> Iterator[None]:
+    """Link the reused stages upstream of ``dvc_stage`` into ``run``; after the block, write
+    this stage's run record (what the block logged) to ``<folder>/<stage>.json``."""
+    from mlflow import MlflowClient
 
-    def __init__(self, run, records_folder: Path, stage: str) -> None:
-        from mlflow import MlflowClient
+    from gantrack.tracking import lineage
 
-        self.client = MlflowClient()
-        self.run_id = run.info.run_id
-        self.experiment_id = run.info.experiment_id
-        self.records_folder = Path(records_folder)
-        self.stage = stage
-        self.before = None
-
-    def link_reused(self, upstream: tuple[str, ...]) -> None:
-        from gantrack.tracking.lineage import link_reused_stage, load_records, records_to_link
-
-        tags = retry_when_locked(self.client.get_run)(self.run_id).data.tags
-        for record in records_to_link(
-            load_records(self.records_folder, upstream), self.run_id, tags
-        ):
-            link_reused_stage(self.client, self.run_id, record)
+    client, run_id = MlflowClient(), run.info.run_id
+    if dvc_stage:
+        tags = retry_when_locked(client.get_run)(run_id).data.tags
+        records = lineage.load_records(folder, upstream_stages(dvc_stage))
+        for record in lineage.records_to_link(records, run_id, tags):
+            lineage.link_reused_stage(client, run_id, record)
             print(f"{record.stage}: reused; linked its run {record.run_id}")
-
-    def start(self) -> None:
-        from gantrack.tracking.lineage import snapshot_run
-
-        self.before = retry_when_locked(snapshot_run)(self.client, self.run_id)
-
-    def finish(self) -> None:
-        from gantrack.tracking.lineage import save_record, snapshot_run, stage_record
-
-        after = retry_when_locked(snapshot_run)(self.client, self.run_id)
-        record = stage_record(self.stage, self.run_id, self.experiment_id, self.before, after)
-        save_record(record, self.records_folder / f"{self.stage}.json")
+    before = retry_when_locked(lineage.snapshot_run)(client, run_id)
+    yield
+    after = retry_when_locked(lineage.snapshot_run)(client, run_id)
+    record = lineage.stage_record(stage, run_id, run.info.experiment_id, before, after)
+    lineage.save_record(record, folder / f"{stage}.json")
 
 
 def upstream_stages(dvc_stage: str) -> tuple[str, ...]:

@@ -43,30 +43,30 @@ def covered(path: Path, deps: list[Path]) -> bool:
     return any(path == dep or path.is_relative_to(dep) for dep in deps)
 
 
+def code_needs(repo: Path):
+    """(stage, the files its script may run, its code deps) for every stage."""
+    for stage, (script, deps) in sorted(stage_code(repo).items()):
+        yield stage, {script, *import_closure(script, repo / "src")}, deps
+
+
 def missing_deps(repo: Path) -> list[str]:
     """'stage: module' for every imported project file that no dep of the stage covers."""
-    problems = []
-    for stage, (script, deps) in sorted(stage_code(repo).items()):
-        needed = {script, *import_closure(script, repo / "src")}
-        problems += [
-            f"{stage}: {path.relative_to(repo)} is imported but not a dep"
-            for path in sorted(needed)
-            if not covered(path, deps)
-        ]
-    return problems
+    return [
+        f"{stage}: {path.relative_to(repo)} is imported but not a dep"
+        for stage, needed, deps in code_needs(repo)
+        for path in sorted(needed)
+        if not covered(path, deps)
+    ]
 
 
 def stale_deps(repo: Path) -> list[str]:
     """'stage: dep' for every code dep that holds no file the stage's script imports."""
-    problems = []
-    for stage, (script, deps) in sorted(stage_code(repo).items()):
-        needed = {script, *import_closure(script, repo / "src")}
-        problems += [
-            f"{stage}: {dep.relative_to(repo)} is a dep but nothing in it is imported"
-            for dep in deps
-            if not any(covered(path, [dep]) for path in needed)
-        ]
-    return problems
+    return [
+        f"{stage}: {dep.relative_to(repo)} is a dep but nothing in it is imported"
+        for stage, needed, deps in code_needs(repo)
+        for dep in deps
+        if not any(covered(path, [dep]) for path in needed)
+    ]
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import hashlib
 
 import pytest
 from support.pipeline_repo import BIN, REPO_ROOT, TINY, copy_project, edit_params, run
+from support.services import start_s3_emulator
 
-from gantrack.tracking.services import free_port, start_s3_emulator
+from gantrack.tracking.services import free_port
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("dvc_s3", reason="the S3 remote needs the dvc-s3 package (dev extra)")

@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from support.services import alive, needs_postgres
+from support.services import alive, needs_postgres, start_s3_emulator
 
 from gantrack.tracking.services import (
     Service,
@@ -16,7 +16,6 @@ from gantrack.tracking.services import (
     free_port,
     postgres_binary,
     start_process,
-    start_s3_emulator,
 )
 
 

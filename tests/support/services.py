@@ -1,4 +1,4 @@
-"""Helpers shared by the tests that start local services (PostgreSQL, MLflow server).
+"""Helpers shared by the tests that start local services (PostgreSQL, MLflow, S3 emulator).
 
 ``needs_postgres`` skips a test where PostgreSQL cannot be started, using the same look-up
 that :func:`gantrack.tracking.services.start_postgres` does; the process checks read ``/proc``
@@ -7,11 +7,20 @@ that :func:`gantrack.tracking.services.start_postgres` does; the process checks 
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from gantrack.tracking.services import ServiceError, postgres_binary
+from gantrack.tracking.services import (
+    LOOPBACK,
+    Service,
+    ServiceError,
+    answers_http,
+    postgres_binary,
+    start_process,
+    wait_until,
+)
 
 
 def postgres_missing() -> str | None:
@@ -62,3 +71,16 @@ def processes_in_group(group_id: int) -> list[int]:
             if state is not None and state[1] == group_id and state[0] != "Z":
                 members.append(int(entry.name))
     return members
+
+
+def start_s3_emulator(port: int, log_path: Path, timeout: float = 60.0) -> Service:
+    """Run moto's S3-compatible server on 127.0.0.1:``port`` (a DVC remote for tests).
+
+    Needs ``moto[server]`` (in the ``dev`` extra). Any access key works against it; point
+    a DVC remote at it with ``dvc remote modify <name> endpointurl <service.url>``.
+    """
+    command = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    process = start_process("S3 emulator (moto)", command, log_path)
+    service = Service("S3 emulator (moto)", process, f"http://{LOOPBACK}:{port}", log_path)
+    wait_until(lambda: answers_http(f"{service.url}/moto-api/"), service, timeout, "answer")
+    return service

@@ -1,30 +1,38 @@
 """Command-line entry points of ``python -m gantrack``: argument parsing, files, exit codes.
 
 Each module has ``main(argv) -> int`` and keeps its logic in a library module (``gate`` in
-:mod:`gantrack.cli.gate_rules`, ``promote`` in :mod:`gantrack.tracking.champion`).
+:mod:`gantrack.cli.gate_rules`, ``promote`` in :mod:`gantrack.tracking.registry`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gantrack.errors import GantrackError
+
+if TYPE_CHECKING:
+    from gantrack.config import Params
 
 
 class UsageError(GantrackError):
     """The command line or params.yaml does not say what to act on."""
 
 
-def registered_model_name(params: Any, source: str = "params.yaml") -> str:
-    """``mlflow.registered_model`` from the params, for commands given no ``--model``.
-
-    Read by attribute because the ``mlflow:`` section belongs to the registry's own change;
-    without it the command needs the name on its command line.
-    """
-    name = getattr(getattr(params, "mlflow", None), "registered_model", None)
+def registered_model_name(params: Params, source: str = "params.yaml") -> str:
+    """``mlflow.registered_model`` from the params, for commands given no ``--model``."""
+    name = params.mlflow.registered_model
     if not name:
         raise UsageError(
             f"no model name given and {source} has no mlflow.registered_model; "
             "pass the registered model's name"
         )
     return name
+
+
+def tracking_context():
+    """The stages' own store and experiment: ``MLFLOW_TRACKING_URI``, else the repo's sqlite."""
+    from gantrack.tracking.runs import TrackingContext
+
+    return TrackingContext.from_environment(os.environ, Path.cwd())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -99,13 +98,13 @@ def rank_runs(runs: pd.DataFrame, metric: str, direction: str) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def run_label(run: Mapping) -> str:
-    """A run's name in tables and legends: its DVC experiment, else its MLflow name, else id."""
-    for key in ("tags.dvc.experiment", "tags.mlflow.runName"):
-        value = run.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return str(run["run_id"])[:8]
+def run_labels(runs: pd.DataFrame) -> pd.Series:
+    """Runs' names in tables and legends: the DVC experiment, else the MLflow name, else id."""
+    labels = runs["run_id"].astype(str).str[:8]
+    for key in ("tags.mlflow.runName", "tags.dvc.experiment"):  # the last one set wins
+        if key in runs:
+            labels = runs[key].mask(runs[key] == "").fillna(labels)
+    return labels
 
 
 def comparison_table(
@@ -119,7 +118,7 @@ def comparison_table(
     table = pd.DataFrame(
         {
             "rank": range(1, len(ranked) + 1),
-            "run": [run_label(run) for _, run in ranked.iterrows()],
+            "run": run_labels(ranked).to_numpy(),
             "run id": ranked["run_id"].astype(str).str[:8],
         }
     )
@@ -162,7 +161,7 @@ def metric_against_param(ranked: pd.DataFrame, metric: str, param: str) -> pd.Da
         {
             param: ranked[f"params.{param}"].to_numpy(),
             metric: ranked[f"metrics.{metric}"].to_numpy(),
-            "run": [run_label(run) for _, run in ranked.iterrows()],
+            "run": run_labels(ranked).to_numpy(),
         }
     ).dropna(subset=[param, metric])
     numbers = pd.to_numeric(data[param], errors="coerce")
@@ -315,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from gantrack.tracking.runs import TrackingContext
+    from gantrack.cli import tracking_context
 
     arguments = build_parser().parse_args(argv)
     try:
@@ -323,8 +322,7 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(f"compare: error: {error}", file=sys.stderr)
         return 2
-    # The stages' own rule: MLFLOW_TRACKING_URI, else the repository's (DVC_ROOT's) store.
-    context = TrackingContext.from_environment(os.environ, Path.cwd())
+    context = tracking_context()
     tracking_uri = arguments.tracking_uri or context.tracking_uri
     experiments = arguments.experiment or [context.experiment_name]
     runs = search_runs(tracking_uri, experiments, arguments.filter, arguments.include_unfinished)
@@ -359,7 +357,7 @@ def main(argv: list[str]) -> int:
 def write_plots(ranked: pd.DataFrame, arguments, params: Sequence[str]) -> dict[str, str]:
     """Draw the plots next to the report; ``{title: file name relative to the report}``."""
     folder, stem = arguments.output.parent, arguments.output.stem
-    labels = {run["run_id"]: run_label(run) for _, run in ranked.iterrows()}
+    labels = dict(zip(ranked["run_id"], run_labels(ranked), strict=True))
     images = {}
     histories = metric_histories(list(ranked["run_id"]), arguments.curve)
     if histories:

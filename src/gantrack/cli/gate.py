@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from gantrack.cli import UsageError, registered_model_name
+from gantrack.cli import UsageError, registered_model_name, tracking_context
 from gantrack.cli.gate_rules import (
     EXIT_MISSING,
     EXIT_PASS,
@@ -135,12 +134,10 @@ def read_champion(model_name: str) -> tuple[dict[str, Any] | None, str]:
     """The champion's source-run metrics, or (None, why not) when no champion exists yet."""
     from mlflow.tracking import MlflowClient
 
-    from gantrack.tracking.champion import champion_metrics
-    from gantrack.tracking.registry import CHAMPION_ALIAS
-    from gantrack.tracking.runs import TrackingContext
+    from gantrack.tracking.registry import CHAMPION_ALIAS, champion_metrics
 
-    tracking_uri = TrackingContext.from_environment(os.environ, Path.cwd()).tracking_uri
-    metrics = champion_metrics(MlflowClient(tracking_uri=tracking_uri), model_name)
+    client = MlflowClient(tracking_uri=tracking_context().tracking_uri)
+    metrics = champion_metrics(client, model_name)
     if metrics is None:
         return None, f"{model_name!r} has no {CHAMPION_ALIAS!r} version yet"
     return metrics, ""

@@ -106,6 +106,10 @@ class Comparison:
         return change / abs(self.base)
 
 
+# A comparison's keys in the decision JSON, in order (uncertainties are for the report only).
+_DECISION_FIELDS = ("metric", "base", "current", "change", "relative_change", "outcome", "note")
+
+
 @dataclass(frozen=True)
 class GateResult:
     """Every comparison and the overall verdict."""
@@ -133,16 +137,7 @@ class GateResult:
             "problems": list(self.problems),
             "notices": list(self.notices),
             "comparisons": [
-                {
-                    "metric": item.metric,
-                    "base": item.base,
-                    "current": item.current,
-                    "change": item.change,
-                    "relative_change": item.relative_change,
-                    "outcome": item.outcome,
-                    "note": item.note,
-                    "rule": asdict(item.rule),
-                }
+                {key: getattr(item, key) for key in _DECISION_FIELDS} | {"rule": asdict(item.rule)}
                 for item in self.comparisons
             ],
         }
@@ -176,19 +171,15 @@ def compare_metrics(
     comparisons = tuple(
         _compare_one(rule, base_section, current_section, allow_missing_base) for rule in rules
     )
+
     # One sentence per absence: a whole file or section once, else each metric.
-    problems = [current_problem] if current_problem else []
-    problems += [
-        f"{item.metric}: {item.note}"
-        for item in comparisons
-        if item.outcome == "missing" and item.note.startswith("this run") and not current_problem
-    ]
-    base_absences = [base_problem] if base_problem else []
-    base_absences += [
-        f"{item.metric}: {item.note}"
-        for item in comparisons
-        if item.note.startswith("base") and not base_problem
-    ]
+    def absences(side_problem: str | None, side: str) -> list[str]:
+        if side_problem:
+            return [side_problem]
+        return [f"{item.metric}: {item.note}" for item in comparisons if item.note.startswith(side)]
+
+    problems = absences(current_problem, "this run")
+    base_absences = absences(base_problem, "base")
     notices: list[str] = []
     if allow_missing_base:
         notices = [f"{absence} (allowed: not compared)" for absence in base_absences]

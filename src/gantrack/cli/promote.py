@@ -1,23 +1,21 @@
 """``python -m gantrack promote``: move the ``champion`` alias if, and only if, the gate passed.
 
 Reads the decision that ``python -m gantrack gate --decision FILE`` wrote, so promotion
-cannot happen without a gate run, and :func:`gantrack.tracking.champion.promote` holds the rule.
+cannot happen without a gate run, and :func:`gantrack.tracking.registry.promote` holds the rule.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from gantrack.cli import UsageError, registered_model_name
+from gantrack.cli import UsageError, registered_model_name, tracking_context
+from gantrack.cli.gate_rules import EXIT_MISSING, EXIT_USAGE
 from gantrack.errors import GantrackError
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 1
-EXIT_USAGE = 2
-EXIT_MISSING = 3
 
 EPILOG = f"""\
 exit status:
@@ -64,8 +62,7 @@ def main(argv: list[str]) -> int:
 
     from gantrack.config import ConfigError, load_params
     from gantrack.io import load_json
-    from gantrack.tracking.champion import check_commit, promote, resolve_version
-    from gantrack.tracking.runs import TrackingContext
+    from gantrack.tracking.registry import check_commit, promote, resolve_version
 
     arguments = build_parser().parse_args(argv)
     try:
@@ -77,8 +74,7 @@ def main(argv: list[str]) -> int:
         except (OSError, ValueError) as error:
             print(f"gantrack promote: error: gate decision unreadable: {error}", file=sys.stderr)
             return EXIT_MISSING
-        tracking_uri = TrackingContext.from_environment(os.environ, Path.cwd()).tracking_uri
-        client = MlflowClient(tracking_uri=tracking_uri)
+        client = MlflowClient(tracking_uri=tracking_context().tracking_uri)
         model_version = resolve_version(client, model_name, arguments.version, arguments.alias)
         if arguments.commit:
             check_commit(client, model_version, arguments.commit)

@@ -7,9 +7,9 @@ to; exit 3 when a server has no run for the commit.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
+
+from gantrack.cli import tracking_context
 
 EXIT_MISSING = 3
 
@@ -17,7 +17,7 @@ EXIT_MISSING = 3
 def main(argv: list[str]) -> int:
     from mlflow.tracking import MlflowClient
 
-    from gantrack.tracking.runs import TrackingContext, is_server, latest_run_for_commit, run_url
+    from gantrack.tracking.runs import is_server, latest_run_for_commit, run_url
 
     parser = argparse.ArgumentParser(
         prog="python -m gantrack run-url",
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--commit", required=True, metavar="SHA")
     arguments = parser.parse_args(argv)
-    context = TrackingContext.from_environment(os.environ, Path.cwd())
+    context = tracking_context()
     if not is_server(context.tracking_uri):
         print(f"gantrack run-url: {context.tracking_uri} is not a server: no link", file=sys.stderr)
         return 0

@@ -1,4 +1,4 @@
 """Tracking: MLflow ``runs`` (one per stage execution), ``lineage`` (run records, and links
-to the runs of stages DVC reused), the model ``registry`` and its ``champion`` alias, the
-``pyfunc_sampler`` model, DVC's ``run_cache``, and local
-``services`` (an MLflow server on PostgreSQL, an S3 emulator)."""
+to the runs of stages DVC reused), the model ``registry`` (the ``champion`` alias and its
+promotion too), the ``pyfunc_sampler`` model, DVC's ``run_cache``, and local ``services``
+(an MLflow server on PostgreSQL)."""

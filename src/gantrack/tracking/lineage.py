@@ -1,33 +1,20 @@
 """Complete runs when DVC reuses outputs: each stage records its run; reusers link it.
 
-When ``dvc repro`` or ``dvc exp run`` skips a stage (its outputs are up to date, or come
-from DVC's run cache), no process runs for it, so the execution's MLflow run would lack
-that stage's metrics, tags, artifacts and model, and could not be compared with a run
-that trained. So every stage writes a small *run record* when it finishes::
+When DVC skips a stage (outputs up to date, or restored from its run cache), no process
+runs for it, so this execution's MLflow run would lack that stage's metrics, tags,
+artifacts and models. So every stage writes a *run record*, ``reports/runs/<stage>.json``:
+the run that produced its outputs and what the stage logged there (the difference of the
+run before and after it). A later stage reads the records of the stages upstream of it
+(from DVC's graph); one naming another run belongs to a reused stage, and the current run
+gets its metric histories, tags and models linked (README: "Complete runs when DVC skips
+stages").
 
-    reports/runs/train.json
-    {"stage": "train", "run_id": "…", "experiment_id": "…",
-     "metrics": ["best_fid", "d_loss", "eval.fid", …], "tags": [], "artifacts": ["grids", …],
-     "models": []}
-
-It names the run that produced the outputs, and what that stage logged there (the
-difference between the run before and after the stage). Each later stage looks up the
-records of the stages upstream of it (from DVC's own graph); a record whose run is not the
-current one belongs to a reused stage, and the current run gets that stage's metric
-histories and summary values and tags copied, ``gantrack.reused.<stage>`` tags naming the
-producing run and its artifact root, its logged models linked as outputs, and
-``reused/<stage>.json`` listing every artifact URI.
-
-What goes in a record, and what does not: DVC stores it as an ordinary (cached) output of
-its stage that no stage depends on, so rewriting it never makes a downstream stage rerun;
-it is rewritten only when its stage runs, which DVC does only when something the stage
-depends on changed. It holds identifiers and names only — no time stamps, host names or
-absolute paths (the store's URI), which would differ between two identical executions and
-between two machines sharing the repository. It travels with the outputs because it *is*
-one: checked out from ``dvc.lock`` in ``--temp`` and queued experiments, and saved and
-restored with them by DVC's run cache. (Not ``cache: false``: DVC saves no run cache for a
-stage with a plain uncached output, which would defeat the reuse the record describes;
-not a DVC metric either, which would put run ids into ``dvc metrics diff``.)
+The record is an ordinary *cached* DVC output that no stage depends on, so rewriting it
+never reruns a downstream stage, and it travels with the outputs: checked out from
+``dvc.lock`` in ``--temp`` and queued experiments, saved and restored by the run cache
+(``cache: false`` would get no run cache entry; a DVC metric would put run ids into
+``dvc metrics diff``). It holds identifiers and names only: no time stamps, host names or
+store URIs, which would differ between two identical executions or two machines.
 """
 
 from __future__ import annotations
@@ -58,9 +45,6 @@ class StageRecord:
     tags: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
     models: tuple[str, ...] = ()  # logged model ids
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping) -> StageRecord:
@@ -133,7 +117,7 @@ def records_to_link(
 
 
 def save_record(record: StageRecord, path: Path) -> None:
-    save_json(record.to_json(), path)
+    save_json(asdict(record), path)
 
 
 def load_records(folder: Path, stages: Iterable[str]) -> list[StageRecord]:
@@ -204,7 +188,7 @@ def link_reused_stage(client, run_id: str, record: StageRecord) -> None:
             run_id, [LoggedModelOutput(model, step=0) for model in record.models]
         )
     links = {
-        **record.to_json(),
+        **asdict(record),
         "artifact_uris": [f"{artifact_root.rstrip('/')}/{path}" for path in record.artifacts],
         "model_uris": [f"models:/{model}" for model in record.models],
     }

@@ -1,33 +1,35 @@
-"""The generator in MLflow: the Keras network, the request-table sampler, the registry.
+"""The generator in MLflow: the Keras network, the request-table sampler, the registry aliases.
 
-Two logged models per run that samples:
+``sample`` logs two models (README: "The generator as a model"): ``generator``, the Keras
+network (latent vectors in, images out), and ``sampler``, the pyfunc of
+``pyfunc_sampler.py`` (a table of requests in, images out). They are separate because an
+MLflow model has one signature. The sampler is registered as a new version of
+``mlflow.registered_model`` with the alias ``candidate`` moved to it.
 
-- ``generator``: the Keras network itself (MLflow's Keras flavour), latent vectors in,
-  images out, with a tensor signature and an input example. ``mlflow.keras.load_model``
-  gives back the ``keras.Model``.
-- ``sampler``: a pyfunc (``gantrack/tracking/pyfunc_sampler.py``, logged as code) that takes a table
-  of requests (``num_images``, ``seed``, optional ``label``) and returns images, with the
-  generator's ``.keras`` file as its artifact. This is the model that is *registered*:
-  a new version of ``mlflow.registered_model`` per run, with the alias ``candidate``
-  moved to it, so ``mlflow.pyfunc.load_model("models:/<name>@candidate")`` and
-  ``mlflow models serve -m "models:/<name>@candidate"`` draw samples without the project.
-
-The two are separate because an MLflow model has one signature: the network's is a
-tensor of latent vectors, the sampler's a table of requests.
+On the main branch CI gates the run against the base and, only when the gate passes, moves
+the alias ``champion`` to the candidate's version (:func:`promote`); a failing run leaves
+``champion`` where it was. The alias functions take an ``MlflowClient`` and plain values,
+so the rule is tested against a real store and the commands stay edges.
 """
 
 from __future__ import annotations
 
 import os
 import types
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
+from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
+
+from gantrack.errors import GantrackError
 from gantrack.tracking import pyfunc_sampler
 from gantrack.tracking.runs import retry_when_locked
 
 CANDIDATE_ALIAS = "candidate"  # what `sample` registers; the gate's promotion moves
-CHAMPION_ALIAS = "champion"  # to this alias (gantrack.tracking.champion)
+CHAMPION_ALIAS = "champion"  # to this alias (promote)
 SAMPLER_CODE = Path(pyfunc_sampler.__file__)  # logged as code: MLflow runs this file
 # Pinned to the versions that logged the model, so it loads without guessing (and without
 # MLflow's slow requirement inference, which imports the model in a subprocess).
@@ -153,3 +155,148 @@ def register_candidate(model_uri: str, name: str, tags: dict[str, str]):
         name, CANDIDATE_ALIAS, model_version.version
     )
     return model_version
+
+
+# ---- aliases: the gate's promotion of the candidate to champion ----
+
+
+class RegistryError(GantrackError):
+    """A registered model, version, alias or source run that the gate needs is missing."""
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What :func:`promote` did: ``promoted`` tells whether ``champion`` moved."""
+
+    model_name: str
+    version: str
+    previous_champion: str | None
+    promoted: bool
+    reason: str
+
+
+def model_aliases(client, model_name: str) -> dict[str, str]:
+    """``{alias: version}`` of a registered model; :class:`RegistryError` if it is missing."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(model_name)
+    except MlflowException as error:
+        raise RegistryError(
+            f"registered model {model_name!r} not found ({error.message}); run the pipeline "
+            "with the model registry configured, or pass the right --model NAME"
+        ) from None
+    return {alias: str(version) for alias, version in model.aliases.items()}
+
+
+def resolve_version(
+    client, model_name: str, version: str | None = None, alias: str = CANDIDATE_ALIAS
+):
+    """The ``ModelVersion`` given by number, else the one ``alias`` points to."""
+    from mlflow.exceptions import MlflowException
+
+    aliases = model_aliases(client, model_name)  # first, so a wrong name is named as such
+    if version is None:
+        if alias not in aliases:
+            raise RegistryError(
+                f"registered model {model_name!r} has no alias {alias!r} (aliases: "
+                f"{_listing(aliases)}); pass --version N or register a version first"
+            )
+        version = aliases[alias]
+    try:
+        return client.get_model_version(model_name, str(version))
+    except MlflowException as error:
+        raise RegistryError(
+            f"{model_name!r} version {version} not found ({error.message}); "
+            "check the version number"
+        ) from None
+
+
+def check_commit(client, model_version, commit: str) -> None:
+    """Refuse a version trained from another commit (a stale ``candidate``).
+
+    When ``dvc repro`` had nothing to do (every output restored from the run cache), no new
+    version is registered and ``candidate`` still points to an older run's model.
+    """
+    run_commit = _source_run(client, model_version).data.tags.get(MLFLOW_GIT_COMMIT)
+    if run_commit != commit:
+        raise RegistryError(
+            f"{model_version.name!r} version {model_version.version} was trained from commit "
+            f"{run_commit or 'unknown'}, not {commit}: this run registered no new version "
+            "(was every stage restored from the run cache?); nothing to promote"
+        )
+
+
+def champion_metrics(
+    client, model_name: str, alias: str = CHAMPION_ALIAS
+) -> dict[str, dict[str, float]] | None:
+    """The metrics of the run behind ``alias``, nested by network (the gate's shape), or
+    None when no version holds ``alias`` yet.
+
+    The ``evaluate`` stage logs ``reports/metrics.json`` flattened with dots
+    (``evaluator.fid``); :func:`nest_metrics` undoes it.
+    """
+    if alias not in model_aliases(client, model_name):
+        return None
+    model_version = client.get_model_version_by_alias(model_name, alias)
+    return nest_metrics(_source_run(client, model_version).data.metrics)
+
+
+def nest_metrics(flat: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """``{"evaluator.fid": 30.0}`` → ``{"evaluator": {"fid": 30.0}}``; undotted keys dropped.
+
+    Only the first dot splits: network names have none, metric names may.
+    """
+    nested: dict[str, dict[str, float]] = {}
+    for key, value in flat.items():
+        network, dot, metric = key.partition(".")
+        if dot:
+            nested.setdefault(network, {})[metric] = value
+    return nested
+
+
+def promote(
+    client,
+    model_name: str,
+    version: str,
+    decision: Mapping[str, Any],
+    alias: str = CHAMPION_ALIAS,
+) -> Promotion:
+    """Move ``alias`` to ``version`` if the gate's ``decision`` passed; otherwise leave it.
+
+    ``decision`` is what ``python -m gantrack gate --decision`` wrote: only
+    ``{"verdict": "pass"}`` promotes. The version must exist either way, so a typo is an
+    error rather than a silent no-op.
+    """
+    resolve_version(client, model_name, version)
+    previous = model_aliases(client, model_name).get(alias)
+    verdict = decision.get("verdict")
+    if verdict == "pass":
+        client.set_registered_model_alias(model_name, alias, str(version))
+        moved_from = f"version {previous}" if previous else "nothing"
+        reason = f"gate passed: {alias!r} moved from {moved_from} to version {version}"
+    else:
+        where = f"version {previous}" if previous else "no version"
+        reason = f"gate verdict is {verdict!r}, not 'pass': {alias!r} stays at {where}"
+    return Promotion(model_name, str(version), previous, verdict == "pass", reason)
+
+
+def _source_run(client, model_version):
+    from mlflow.exceptions import MlflowException
+
+    if not model_version.run_id:
+        raise RegistryError(
+            f"{model_version.name!r} version {model_version.version} has no source run, so "
+            "its metrics are unknown; register versions from a pipeline run"
+        )
+    try:
+        return client.get_run(model_version.run_id)
+    except MlflowException as error:
+        raise RegistryError(
+            f"source run {model_version.run_id} of {model_version.name!r} version "
+            f"{model_version.version} not found ({error.message})"
+        ) from None
+
+
+def _listing(aliases: Mapping[str, str]) -> str:
+    return ", ".join(f"{alias} → {version}" for alias, version in sorted(aliases.items())) or "none"

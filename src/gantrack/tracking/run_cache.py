@@ -1,15 +1,10 @@
 """Sharing DVC's run cache whole: the git-kept reports of each stage run go to the remote too.
 
-DVC's run cache records, per stage run, the hashes of *every* output, and on ``dvc repro``
-it saves a copy of each ``cache: false`` output (metrics, plots, the data card) into the
-local cache so that a rerun can be restored. But ``dvc push --run-cache`` uploads only the
-run records and the workspace's cached outputs, never those copies (DVC 3.x; see
-treeverse/dvc#5749). A teammate's ``dvc repro --pull`` then finds the record of a stage
-run and the model it made, misses its ``reports/train_log.csv``, and trains again.
-
-:func:`push_run_cache_outputs` uploads every output file that a local run record names
-and the local cache holds; together with ``dvc push --run-cache`` (``python -m gantrack
-push``), ``dvc repro --pull`` elsewhere restores such stages instead of recomputing them.
+``dvc push --run-cache`` uploads the run records and the workspace's cached outputs, never
+the local cache's copies of ``cache: false`` outputs (DVC 3; treeverse/dvc#5749), so a
+teammate's ``dvc repro --pull`` would rerun such a stage. :func:`push_run_cache_outputs`
+uploads every output file that a local run record names (README: ``python -m gantrack
+push``).
 """
 
 from __future__ import annotations

@@ -275,16 +275,3 @@ def start_mlflow_server(
     service = Service("MLflow server", process, f"http://{LOOPBACK}:{port}", log_path)
     wait_until(lambda: answers_http(f"{service.url}/health"), service, timeout, "answer /health")
     return service
-
-
-def start_s3_emulator(port: int, log_path: Path, timeout: float = 60.0) -> Service:
-    """Run moto's S3-compatible server on 127.0.0.1:``port`` (tests, and trying a remote).
-
-    Needs ``moto[server]`` (in the ``dev`` extra). Any access key works against it; point
-    a DVC remote at it with ``dvc remote modify <name> endpointurl <service.url>``.
-    """
-    command = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
-    process = start_process("S3 emulator (moto)", command, log_path)
-    service = Service("S3 emulator (moto)", process, f"http://{LOOPBACK}:{port}", log_path)
-    wait_until(lambda: answers_http(f"{service.url}/moto-api/"), service, timeout, "answer")
-    return service

@@ -7,7 +7,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from gantrack.__main__ import main as gantrack_main
-from gantrack.tracking.champion import (
+from gantrack.tracking.registry import (
     CHAMPION_ALIAS,
     RegistryError,
     champion_metrics,
