@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gantrack.config import CROSS_ENTROPY_LOSSES, LOSS_NAMES
-from gantrack.gan.losses import LOSSES, SMOOTHABLE, get_loss
+from gantrack.gan.losses import LOSSES, get_loss
 
 
 def sigmoid(x):
@@ -79,6 +79,14 @@ def test_losses_are_finite_for_extreme_logits():
 
 def test_registry_matches_config_names_and_rejects_unknown():
     assert set(LOSSES) == set(LOSS_NAMES)
-    assert set(SMOOTHABLE) == set(CROSS_ENTROPY_LOSSES)
+    # Label smoothing is accepted by exactly the cross-entropy losses config names.
+    smoothable = set()
+    for name in LOSS_NAMES:
+        try:
+            get_loss(name, label_smoothing=0.1)
+            smoothable.add(name)
+        except ValueError as error:
+            assert "label smoothing applies to the cross-entropy losses" in str(error)
+    assert smoothable == set(CROSS_ENTROPY_LOSSES)
     with pytest.raises(ValueError, match="valid names: hinge, least_squares, minimax"):
         get_loss("wasserstein")
