@@ -117,7 +117,10 @@ def test_feature_extraction_on_two_replicas_equals_one_device():
         seen.clear()
         both = on_all_replicas(run_batch, strategy)(images)
         assert sorted(seen) == [0, 1], seen
-        assert np.array_equal(one[0], both[0]) and np.array_equal(one[1], both[1])
+        assert np.array_equal(one[0], both[0])  # features: bit for bit
+        # Softmax's vectorised exp rounds a batch's tail lanes by the batch's length: the
+        # 6 + 5 split moves probabilities by up to 1 float32 ulp (3e-8), no more.
+        assert np.abs(one[1] - both[1]).max() <= 6e-8, np.abs(one[1] - both[1]).max()
         print("ok", both[0].shape)
         """
     )
