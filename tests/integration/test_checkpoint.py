@@ -1,6 +1,7 @@
 """Checkpoints: atomic saving, exact restore, resume after SIGKILL, NaN stops, DVC reruns."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -200,16 +201,25 @@ def test_nan_loss_stops_with_epoch_and_step_keeps_checkpoint_and_fails_run(tmp_p
 
 def test_dvc_keeps_an_undeclared_folder_when_a_killed_stage_reruns(tmp_path):
     """What resume relies on, checked with DVC itself: the stage's outputs are deleted
-    before it reruns, the checkpoint folder (not an output) survives; and the stage stays
-    run-cacheable, which an output with `persist: true` would prevent."""
+    before it reruns, the checkpoint folder (not an output) survives a kill; and the stage
+    stays run-cacheable, which an output with `persist: true` would prevent.
+
+    Each execution of the stage marks itself in `kept/` as started, then finished; the
+    rerun must find the killed execution's "started" mark, which two ordinary runs never
+    leave behind."""
     script = (
-        "import json, os, pathlib, time\n"
-        "seen = {'persist': os.path.exists('kept/marker'), 'plain': os.path.exists('plain')}\n"
+        "import json, os, pathlib, time, uuid\n"
+        "execution = uuid.uuid4().hex\n"
+        "kept = pathlib.Path('kept')\n"
+        "kept.mkdir(exist_ok=True)\n"
+        "marks = {path.name: path.read_text() for path in kept.iterdir()}\n"
+        "seen = {'kept': marks, 'plain': os.path.exists('plain')}\n"
         "pathlib.Path('seen.json').write_text(json.dumps(seen))\n"
-        "pathlib.Path('kept').mkdir(exist_ok=True)\n"
-        "pathlib.Path('kept/marker').write_text('x')\n"
+        "(kept / execution).write_text('started')\n"
+        "pathlib.Path('running').write_text(execution)\n"
         "time.sleep(600 if os.path.exists('hang') else 0)\n"
         "pathlib.Path('plain').write_text('y')\n"
+        "(kept / execution).write_text('finished')\n"
     )
     (tmp_path / "stage.py").write_text(script)
     (tmp_path / "dvc.yaml").write_text(
@@ -226,9 +236,11 @@ def test_dvc_keeps_an_undeclared_folder_when_a_killed_stage_reruns(tmp_path):
             }
         )
     )
+    (tmp_path / ".gitignore").write_text("running\nhang\nkept/\n")
     run(["git", "init", "-q"], tmp_path)
     run([str(BIN / "dvc"), "init", "-q"], tmp_path)
     run([str(BIN / "dvc"), "repro"], tmp_path)
+    first = (tmp_path / "running").read_text()
     (tmp_path / "stage.py").write_text(script + "# changed\n")
     (tmp_path / "hang").write_text("")
     process = subprocess.Popen(
@@ -240,15 +252,15 @@ def test_dvc_keeps_an_undeclared_folder_when_a_killed_stage_reruns(tmp_path):
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while json.loads((tmp_path / "seen.json").read_text())["plain"]:  # the 1st run's
-        assert time.monotonic() < deadline, "the stage did not start"
-        time.sleep(0.1)
-    time.sleep(0.5)
-    import os
-
+    while (tmp_path / "running").read_text() == first:  # this execution's own mark
+        assert process.poll() is None and time.monotonic() < deadline, "the stage did not start"
+        time.sleep(0.05)
+    killed = (tmp_path / "running").read_text()
+    assert not (tmp_path / "plain").exists()  # DVC removed the output before running
     os.killpg(process.pid, signal.SIGKILL)  # dvc and the stage's process
-    process.wait()
+    assert process.wait() == -signal.SIGKILL
     (tmp_path / "hang").unlink()
     run([str(BIN / "dvc"), "repro"], tmp_path)
-    assert json.loads((tmp_path / "seen.json").read_text()) == {"persist": True, "plain": False}
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == {"kept": {first: "finished", killed: "started"}, "plain": False}
     assert any((tmp_path / ".dvc/cache/runs").rglob("*"))  # the stage run was run-cached

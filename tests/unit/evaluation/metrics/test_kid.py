@@ -96,3 +96,21 @@ def test_validates_arguments():
         kernel_inception_distance(features, features, subset_size=1)
     with pytest.raises(ValueError, match=r"shape \(N >= 2, d\)"):
         kernel_inception_distance(features[:1], features)
+
+
+def test_several_subsets_match_an_exact_computation_on_the_same_draw():
+    """Mean and std over 5 subsets of 6 from 9 and 8 points, against the double loop
+    on the subsets that numpy.random.default_rng(seed) draws (a then b, per subset)."""
+    rng = np.random.default_rng(21)
+    features_a = rng.standard_normal((9, 4))
+    features_b = rng.standard_normal((8, 4)) + 0.3
+    draw = np.random.default_rng(5)
+    exact = []
+    for _ in range(5):
+        rows_a = draw.choice(9, 6, replace=False)
+        rows_b = draw.choice(8, 6, replace=False)
+        exact.append(kid_by_double_loop(features_a[rows_a], features_b[rows_b]))
+    assert np.std(exact) > 0  # the subsets really differ
+    mean, std = kernel_inception_distance(features_a, features_b, subsets=5, subset_size=6, seed=5)
+    assert mean == pytest.approx(np.mean(exact), rel=1e-10)
+    assert std == pytest.approx(np.std(exact), rel=1e-10)

@@ -10,7 +10,6 @@ from gantrack.evaluation.metrics import (
     frechet_distance_bootstrap,
     frechet_distance_from_features,
     gaussian_statistics,
-    inception_score,
 )
 
 
@@ -219,41 +218,3 @@ def test_gaussian_statistics_match_numpy():
     np.testing.assert_allclose(sigma, np.cov(features.T))
     with pytest.raises(ValueError, match="N >= 2"):
         gaussian_statistics(features[:1])
-
-
-def test_inception_score_of_uniform_probabilities_is_one():
-    mean, std = inception_score(np.full((100, 10), 0.1), splits=10)
-    assert mean == pytest.approx(1.0) and std == pytest.approx(0.0, abs=1e-12)
-
-
-def test_inception_score_of_balanced_one_hot_is_number_of_classes():
-    probabilities = np.eye(10)[np.arange(200) % 10]
-    mean, std = inception_score(probabilities, splits=10)
-    assert mean == pytest.approx(10.0) and std == pytest.approx(0.0, abs=1e-9)
-
-
-def test_inception_score_of_one_class_is_one():
-    probabilities = np.eye(10)[np.zeros(50, dtype=int)]
-    assert inception_score(probabilities, splits=5)[0] == pytest.approx(1.0)
-
-
-def test_inception_score_parts_are_consecutive_rows():
-    # Sorted by class, each of the 10 parts holds one class: the documented caveat.
-    probabilities = np.eye(10)[np.repeat(np.arange(10), 20)]
-    assert inception_score(probabilities, splits=10)[0] == pytest.approx(1.0)
-
-
-def test_inception_score_matches_direct_formula():
-    rng = np.random.default_rng(3)
-    logits = rng.standard_normal((40, 5)) * 3
-    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    marginal = probabilities.mean(axis=0)
-    direct = np.exp(np.mean(np.sum(probabilities * np.log(probabilities / marginal), axis=1)))
-    assert inception_score(probabilities, splits=1)[0] == pytest.approx(direct, rel=1e-10)
-
-
-def test_inception_score_validates_input():
-    with pytest.raises(ValueError, match="sum to 1"):
-        inception_score(np.full((10, 3), 0.5), splits=2)
-    with pytest.raises(ValueError, match="splits must be in"):
-        inception_score(np.full((4, 2), 0.5), splits=5)
