@@ -53,3 +53,12 @@ def world_readable_dir():
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pipeline_copy(pipeline_repo, tmp_path) -> Path:
+    """A copy of the reproduced repository (git, DVC cache, MLflow store) for a test that
+    runs DVC or edits params in it: the session's repository stays as reproduced."""
+    repo = tmp_path / "pipeline"
+    shutil.copytree(pipeline_repo[0], repo, symlinks=True)
+    return repo

@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gantrack.config import PARAMS_FILE, Params, load_params
 from gantrack.distribute import cluster_role
 from gantrack.errors import GantrackError
+from gantrack.tracking import lineage
 from gantrack.tracking.runs import (
     TrackingContext,
     check_tracking_server,
@@ -28,17 +30,11 @@ def run_stage(
 ) -> None:
     """Validate ``params.yaml``, open this execution's MLflow run, and run ``body(params)``.
 
-    Before ``body`` does any work: a tracking server that does not answer stops the stage
-    (nothing is written), and the run links the stages upstream that DVC reused (see
-    :mod:`gantrack.tracking.lineage`). After it: the stage's run record is written. A
-    :class:`GantrackError` (bad params, missing data, an unreachable server, ...) is printed
-    as one message and exits with status 2; anything else is a bug and keeps its traceback.
-
-    In a ``TF_CONFIG`` cluster only the chief writes: any other worker runs ``body`` with
-    the ``paths`` keys in ``worker_outputs`` moved into an empty scratch folder, and logs to
-    a throwaway MLflow store there; the folder is deleted when the worker ends. (A worker
-    needs none of the chief's files: the chief broadcasts what it resumes from, see
-    :func:`gantrack.gan.checkpoints.share_chiefs_resume`.)
+    First a tracking server that does not answer stops the stage, and the run links the
+    reused stages upstream; afterwards the stage's run record is written. A
+    :class:`GantrackError` is printed as one message and exits with status 2; anything else
+    keeps its traceback. In a ``TF_CONFIG`` cluster only the chief writes (see
+    :func:`run_as_worker`).
     """
     try:
         params = load_params(PARAMS_FILE)
@@ -61,9 +57,9 @@ def run_stage(
 
 
 def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role) -> None:
-    """``body`` on a non-chief worker: outputs and MLflow records go to a scratch folder."""
-    import tempfile
-
+    """``body`` on a non-chief worker, with the ``paths`` keys in ``outputs`` and a throwaway
+    MLflow store in a scratch folder deleted afterwards (a worker needs none of the chief's
+    files: see :func:`gantrack.gan.checkpoints.share_chiefs_resume`)."""
     import mlflow
 
     with tempfile.TemporaryDirectory(prefix=f"gantrack-{name}-worker-") as scratch:
@@ -88,8 +84,6 @@ def recorded(run, folder: Path, stage: str, dvc_stage: str | None) -> Iterator[N
     this stage's run record (what the block logged) to ``<folder>/<stage>.json``."""
     from mlflow import MlflowClient
 
-    from gantrack.tracking import lineage
-
     client, run_id = MlflowClient(), run.info.run_id
     if dvc_stage:
         tags = retry_when_locked(client.get_run)(run_id).data.tags
@@ -106,10 +100,8 @@ def recorded(run, folder: Path, stage: str, dvc_stage: str | None) -> Iterator[N
 
 def upstream_stages(dvc_stage: str) -> tuple[str, ...]:
     """The DVC stages upstream of ``dvc_stage`` in this working copy; () if DVC cannot say."""
-    from gantrack.tracking.lineage import dvc_upstream_stages
-
     try:
-        return dvc_upstream_stages(Path.cwd(), dvc_stage)
+        return lineage.dvc_upstream_stages(Path.cwd(), dvc_stage)
     except Exception as error:  # a link is worth a warning, not a failed stage
         print(f"warning: cannot read DVC's stage graph ({error}); reused stages not linked")
         return ()

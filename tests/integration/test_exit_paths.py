@@ -88,11 +88,9 @@ def test_repro_against_an_unreachable_server_stops_in_seconds_and_writes_nothing
     assert "prepare:" not in (lock.read_text() if lock.exists() else "")
 
 
-def test_evaluate_without_inception_weights_fails_cleanly(pipeline_repo, tmp_path):
+def test_evaluate_without_inception_weights_fails_cleanly(pipeline_copy, tmp_path):
     """No partial metrics.json, the MLflow run FAILED, one message naming the file."""
-    source, _ = pipeline_repo
-    repo = tmp_path / "repo"
-    shutil.copytree(source, repo, symlinks=True)
+    repo = pipeline_copy
     edit_params(repo, {"evaluate": {"inception_networks": ["inception_v3"]}})
     before = (repo / "reports/metrics.json").read_bytes()
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")

@@ -1,7 +1,8 @@
 """The real `dvc repro` in a temporary copy of the repository, with tiny params.
 
-The reproduced repository is the session fixture ``pipeline_repo`` (tests/conftest.py), so
-tests/integration/test_local_workflow.py can restore its stages from the same run cache.
+The reproduced repository is the session fixture ``pipeline_repo`` (tests/conftest.py),
+which tests only read; a test that runs DVC or edits params works on its own copy
+(``pipeline_copy``), so every test passes alone and in any order.
 """
 
 import json
@@ -116,15 +117,15 @@ def test_one_complete_mlflow_run(pipeline_repo):
     assert "g_loss" in record_of(repo, "train")["metrics"]
 
 
-def test_second_repro_is_a_no_op(pipeline_repo):
-    repo, _ = pipeline_repo
+def test_second_repro_is_a_no_op(pipeline_copy):
+    repo = pipeline_copy
     result = run([str(BIN / "dvc"), "repro"], repo)
     assert "Running stage" not in result.stdout
     assert len(mlflow_runs(repo)) == 1
 
 
-def test_changing_an_evaluate_param_reruns_only_evaluate(pipeline_repo):
-    repo, _ = pipeline_repo
+def test_changing_an_evaluate_param_reruns_only_evaluate(pipeline_copy):
+    repo = pipeline_copy
     edit_params(repo, {"evaluate": {"splits": 4}})
     result = run([str(BIN / "dvc"), "repro"], repo)
     ran = {
@@ -152,10 +153,12 @@ def test_changing_an_evaluate_param_reruns_only_evaluate(pipeline_repo):
     assert "Running stage" not in run([str(BIN / "dvc"), "repro"], repo).stdout
 
 
-def test_run_cache_restores_a_stage_with_its_record(pipeline_repo):
+def test_run_cache_restores_a_stage_with_its_record(pipeline_copy):
     """Back to the first evaluate params: DVC's run cache restores evaluate and its record
     (a stage with a plain `cache: false` out would get no run cache, and run again)."""
-    repo, _ = pipeline_repo
+    repo = pipeline_copy
+    edit_params(repo, {"evaluate": {"splits": 4}})
+    run([str(BIN / "dvc"), "repro"], repo)  # a second execution: evaluate alone
     first, second = mlflow_runs(repo)
     for splits, producer in [(2, first), (4, second)]:
         edit_params(repo, {"evaluate": {"splits": splits}})
@@ -221,16 +224,15 @@ def run_status_in_store(store_uri: str, run_id: str) -> tuple[str, str]:
     return engine.dialect.name, status
 
 
-def test_pipeline_logs_through_a_tracking_server(pipeline_repo, tracking_server):
+def test_pipeline_logs_through_a_tracking_server(pipeline_copy, tracking_server):
     """Train, sample and evaluate rerun against a real server; read back over REST.
 
     On PostgreSQL (slow anyway) a second execution, evaluate alone, also checks that the
     reused train and sample runs are linked within that store; on the sqlite store the
     default suite checks linking without a server (the evaluate-param test above).
     """
-    repo, _ = pipeline_repo
+    repo = pipeline_copy
     server = tracking_server
-    # Whatever earlier tests left in the shared repository's params.yaml.
     splits = yaml.safe_load((repo / "params.yaml").read_text())["evaluate"]["splits"]
     command = [str(BIN / "dvc"), "repro", "--force", "--downstream", "train"]
     run(command, repo, tracking_uri=server.url)
@@ -312,8 +314,8 @@ def assert_reused_stages_linked(repo: Path, url: str, experiment_id: str, first_
     assert record_of(repo, "train")["run_id"] == first_id  # not rewritten
 
 
-def test_misspelt_key_fails_repro(pipeline_repo):
-    repo, _ = pipeline_repo
+def test_misspelt_key_fails_repro(pipeline_copy):
+    repo = pipeline_copy
     original = (repo / "params.yaml").read_text()
     try:
         params = yaml.safe_load(original)
@@ -341,32 +343,10 @@ def test_default_params_give_a_usable_gan(tmp_path, repo_root):
     assert metrics["classes_covered"] == 10
 
 
-def test_experiment_with_another_loss_and_spectral_norm(pipeline_repo):
-    """`dvc exp run -S ...` end to end; the default run's checkpoint is not resumed."""
-    repo, _ = pipeline_repo
-    command = ["exp", "run", "-S", "train.loss=hinge", "-S", "train.spectral_norm=true"]
-    result = run([str(BIN / "dvc"), *command], repo)
-    ran = {
-        line.split("'")[1]
-        for line in result.stdout.splitlines()
-        if line.startswith("Running stage")
-    }
-    assert {"train", "sample", "evaluate"} <= ran and "prepare" not in ran
-    assert "made with other params, data or code: not resuming" in result.stdout
-    checkpoints = list((repo / "models/checkpoints").iterdir())
-    assert [path.name for path in checkpoints] == ["epoch_0002"]
-    metrics = json.loads((repo / "reports/metrics.json").read_text())["evaluator"]
-    assert np.isfinite(metrics["fid"])
-    latest = mlflow_runs(repo)[-1]
-    assert latest.info.status == "FINISHED"
-    assert latest.data.params["train.loss"] == "hinge"
-    assert latest.data.params["train.spectral_norm"] == "True"
-
-
 @pytest.mark.slow
-def test_two_queued_experiments_run_in_parallel(pipeline_repo):
+def test_two_queued_experiments_run_in_parallel(pipeline_copy):
     """`dvc exp run --queue` twice, `dvc queue start -j 2`: two complete runs, one store."""
-    repo, _ = pipeline_repo
+    repo = pipeline_copy
     dvc = str(BIN / "dvc")
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], repo)

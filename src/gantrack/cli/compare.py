@@ -16,36 +16,27 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
-DEFAULT_METRIC = "evaluator.fid"
-DEFAULT_CURVE = "eval.fid"
 # Metrics shown in the table when a run has them, after the ranking metric.
-KEY_METRICS = (
-    "evaluator.fid",
-    "evaluator.fid_ci_low",
-    "evaluator.fid_ci_high",
-    "evaluator.inception_score",
-    "evaluator.kid",
-    "evaluator.precision",
-    "evaluator.recall",
-    "evaluator.classes_covered",
+KEY_METRICS = [
+    *(f"evaluator.{name}" for name in ("fid", "fid_ci_low", "fid_ci_high", "inception_score")),
+    *(f"evaluator.{name}" for name in ("kid", "precision", "recall", "classes_covered")),
     "best_fid",
     "best_epoch",
-)
-# Which way is better, by the metric's last name part (`evaluator.fid` -> `fid`).
-LOWER_IS_BETTER = frozenset(
-    {"fid", "fid_ci_low", "fid_ci_high", "kid", "class_kl", "best_fid", "d_loss", "g_loss"}
-    | {"loss", "test_loss", "fid_train_test"}
-)
-HIGHER_IS_BETTER = frozenset(
-    {"inception_score", "precision", "recall", "density", "coverage", "classes_covered"}
-    | {"accuracy", "test_accuracy", "real_inception_score"}
-)
-DIRECTIONS = ("min", "max")
+]
+# Which way is better ("min": lower), by the metric's last name part (`evaluator.fid` -> `fid`).
+DIRECTION_BY_NAME = {
+    **dict.fromkeys(("fid", "fid_ci_low", "fid_ci_high", "kid", "class_kl", "best_fid"), "min"),
+    **dict.fromkeys(("d_loss", "g_loss", "loss", "test_loss", "fid_train_test"), "min"),
+    **dict.fromkeys(("inception_score", "precision", "recall", "density", "coverage"), "max"),
+    **dict.fromkeys(("classes_covered", "accuracy", "test_accuracy"), "max"),
+    **dict.fromkeys(("real_inception_score",), "max"),
+}
 MAX_PARAM_PLOTS = 4
 
 
@@ -54,16 +45,14 @@ def metric_direction(metric: str) -> str:
 
     Raises ``ValueError`` for a metric whose direction is not known: pass it explicitly.
     """
-    name = metric.rsplit(".", 1)[-1]
-    if name in LOWER_IS_BETTER:
-        return "min"
-    if name in HIGHER_IS_BETTER:
-        return "max"
-    known = ", ".join(sorted(LOWER_IS_BETTER | HIGHER_IS_BETTER))
-    raise ValueError(
-        f"which way is better for {metric!r} is not known (known: {known}); "
-        "give --direction min or --direction max"
-    )
+    direction = DIRECTION_BY_NAME.get(metric.rsplit(".", 1)[-1])
+    if direction is None:
+        raise ValueError(
+            f"which way is better for {metric!r} is not known "
+            f"(known: {', '.join(sorted(DIRECTION_BY_NAME))}); "
+            "give --direction min or --direction max"
+        )
+    return direction
 
 
 def select_dvc_experiments(runs: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -76,22 +65,17 @@ def select_dvc_experiments(runs: pd.DataFrame, names: Sequence[str]) -> pd.DataF
 
 def swept_params(runs: pd.DataFrame) -> list[str]:
     """Params (dotted names) that take more than one value among ``runs``, sorted."""
-    names = []
-    for column in runs.columns:
-        if column.startswith("params.") and runs[column].nunique(dropna=False) > 1:
-            names.append(column.removeprefix("params."))
-    return sorted(names)
+    counts = runs.filter(regex=r"^params\.").nunique(dropna=False)
+    return sorted(counts[counts > 1].index.str.removeprefix("params."))
 
 
 def rank_runs(runs: pd.DataFrame, metric: str, direction: str) -> pd.DataFrame:
     """``runs`` best first by ``metrics.<metric>``; runs without it last, in their order."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if direction not in ("min", "max"):
+        raise ValueError(f"direction must be 'min' or 'max', got {direction!r}")
     column = f"metrics.{metric}"
     if column not in runs.columns:
-        logged = sorted(
-            name.removeprefix("metrics.") for name in runs if name.startswith("metrics.")
-        )
+        logged = sorted(runs.filter(regex=r"^metrics\.").columns.str.removeprefix("metrics."))
         raise ValueError(f"no run has the metric {metric!r}; the runs have: {logged}")
     return runs.sort_values(
         column, ascending=direction == "min", na_position="last", kind="stable"
@@ -115,20 +99,14 @@ def comparison_table(
     The ranking metric comes first among the metrics; a param or metric that no run has
     is left out; a run without a value shows an empty cell (NaN).
     """
-    table = pd.DataFrame(
-        {
-            "rank": range(1, len(ranked) + 1),
-            "run": run_labels(ranked).to_numpy(),
-            "run id": ranked["run_id"].astype(str).str[:8],
-        }
-    )
-    for name in params:
-        if f"params.{name}" in ranked.columns:
-            table[name] = ranked[f"params.{name}"].to_numpy()
-    for name in dict.fromkeys([metric, *metrics]):  # ordered, without duplicates
-        if f"metrics.{name}" in ranked.columns:
-            table[name] = ranked[f"metrics.{name}"].to_numpy()
-    return table
+    # column in the runs -> its name in the table; a dict keeps the first of duplicates
+    names = {f"params.{name}": name for name in params}
+    names |= {f"metrics.{name}": name for name in [metric, *metrics]}
+    table = ranked[[column for column in names if column in ranked]].rename(columns=names)
+    table.insert(0, "run id", ranked["run_id"].astype(str).str[:8])
+    table.insert(0, "run", run_labels(ranked))
+    table.insert(0, "rank", range(1, len(ranked) + 1))
+    return table.reset_index(drop=True)
 
 
 def format_cell(value) -> str:
@@ -142,13 +120,14 @@ def format_cell(value) -> str:
 
 def markdown_table(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table of ``table`` (no extra dependency)."""
-    header = "| " + " | ".join(str(column) for column in table.columns) + " |"
-    rule = "|" + "|".join("---" for _ in table.columns) + "|"
-    rows = [
-        "| " + " | ".join(format_cell(value) for value in row) + " |"
-        for row in table.itertuples(index=False)
+    lines = [
+        "| " + " | ".join(map(str, table.columns)) + " |",
+        "|" + "|".join(["---"] * len(table.columns)) + "|",
     ]
-    return "\n".join([header, rule, *rows])
+    lines += [
+        "| " + " | ".join(map(format_cell, row)) + " |" for row in table.itertuples(index=False)
+    ]
+    return "\n".join(lines)
 
 
 def metric_against_param(ranked: pd.DataFrame, metric: str, param: str) -> pd.DataFrame:
@@ -157,124 +136,78 @@ def metric_against_param(ranked: pd.DataFrame, metric: str, param: str) -> pd.Da
     Numeric params (all values parse as numbers) are converted and sorted numerically;
     others stay strings, sorted as text.
     """
-    data = pd.DataFrame(
-        {
-            param: ranked[f"params.{param}"].to_numpy(),
-            metric: ranked[f"metrics.{metric}"].to_numpy(),
-            "run": run_labels(ranked).to_numpy(),
-        }
-    ).dropna(subset=[param, metric])
+    data = ranked[[f"params.{param}", f"metrics.{metric}"]].set_axis([param, metric], axis=1)
+    data = data.assign(run=run_labels(ranked)).dropna(subset=[param, metric])
     numbers = pd.to_numeric(data[param], errors="coerce")
     if numbers.notna().all():
         data[param] = numbers
     return data.sort_values(param, kind="stable").reset_index(drop=True)
 
 
-def render_report(
-    table: pd.DataFrame,
-    metric: str,
-    direction: str,
-    selection: str,
-    images: Mapping[str, str],
-) -> str:
-    """The Markdown report: what was selected, the ranked table, then each plot."""
-    better = "lower" if direction == "min" else "higher"
-    lines = [
-        "# Run comparison",
-        "",
-        f"{len(table)} runs ({selection}), best first by `{metric}` ({better} is better).",
-        "",
-        markdown_table(table),
-    ]
-    for title, image in images.items():
-        lines += ["", f"## {title}", "", f"![{title}]({image})"]
-    return "\n".join(lines) + "\n"
-
-
 # ---- edges: MLflow and files ----
 
 
-def search_runs(
-    tracking_uri: str, experiments: Sequence[str], filter_string: str, include_unfinished: bool
-) -> pd.DataFrame:
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    clauses = [] if include_unfinished else ["attributes.status = 'FINISHED'"]
-    if filter_string:  # MLflow's search strings join clauses with AND only
-        clauses.append(filter_string)
-    return mlflow.search_runs(
-        experiment_names=list(experiments),
-        filter_string=" and ".join(clauses),
-        output_format="pandas",
-    )
-
-
-def metric_histories(run_ids: Sequence[str], key: str) -> dict[str, list[tuple[int, float]]]:
-    """``{run id: [(step, value), ...]}`` for runs that logged ``key``."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    histories = {}
-    for run_id in run_ids:
-        points = sorted(
-            (point.step, point.value) for point in client.get_metric_history(run_id, key)
-        )
-        if points:
-            histories[run_id] = points
-    return histories
-
-
-def plot_curves(
-    histories: Mapping[str, list[tuple[int, float]]],
-    labels: Mapping[str, str],
-    key: str,
-    path: Path,
-) -> None:
-    figure, axes = _figure()
-    for run_id, points in histories.items():
-        steps, values = zip(*points, strict=True)
-        axes.plot(steps, values, marker="o", label=labels.get(run_id, run_id[:8]))
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(key)
-    axes.legend(fontsize="small")
-    _save_figure(figure, path)
-
-
-def plot_metric_against_param(data: pd.DataFrame, metric: str, param: str, path: Path) -> None:
-    figure, axes = _figure()
-    numeric = pd.api.types.is_numeric_dtype(data[param])
-    positions = data[param] if numeric else list(range(len(data)))
-    axes.plot(positions, data[metric], marker="o", linestyle="-" if numeric else "none")
-    if not numeric:
-        axes.set_xticks(positions, [str(value) for value in data[param]])
-    for x, y, run in zip(positions, data[metric], data["run"], strict=True):
-        axes.annotate(run, (x, y), fontsize="x-small", textcoords="offset points", xytext=(3, 3))
-    axes.set_xlabel(param)
-    axes.set_ylabel(metric)
-    _save_figure(figure, path)
-
-
-def _figure():
+@contextmanager
+def _figure(path: Path) -> Iterator:
+    """Axes to draw on; the figure is saved to ``path`` when the block ends."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, no GUI toolkit
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
-    axes.grid(alpha=0.3)
-    return figure, axes
-
-
-def _save_figure(figure, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
     from gantrack.io import atomic_path
 
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
+    axes.grid(alpha=0.3)
+    yield axes
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary)
     plt.close(figure)
+
+
+def write_plots(ranked: pd.DataFrame, arguments, params: Sequence[str]) -> dict[str, str]:
+    """Draw the plots next to the report; ``{title: file name relative to the report}``."""
+    from mlflow import MlflowClient
+
+    folder, stem, metric = arguments.output.parent, arguments.output.stem, arguments.metric
+    labels = run_labels(ranked)
+    images = {}
+    client = MlflowClient()
+    histories = [  # the runs that logged the curve, with their (step, value) pairs
+        (label, sorted((point.step, point.value) for point in points))
+        for run_id, label in zip(ranked["run_id"], labels, strict=True)
+        if (points := client.get_metric_history(run_id, arguments.curve))
+    ]
+    if histories:
+        name = f"{stem}_{arguments.curve}.png"
+        with _figure(folder / name) as axes:
+            for label, points in histories:
+                steps, values = zip(*points, strict=True)
+                axes.plot(steps, values, marker="o", label=label)
+            axes.set_xlabel("epoch")
+            axes.set_ylabel(arguments.curve)
+            axes.legend(fontsize="small")
+        images[f"{arguments.curve} over epochs"] = name
+    for param in [name for name in params if f"params.{name}" in ranked][:MAX_PARAM_PLOTS]:
+        data = metric_against_param(ranked, metric, param)
+        if data.empty:
+            continue
+        name = f"{stem}_{metric}_vs_{param}.png"
+        with _figure(folder / name) as axes:
+            numeric = pd.api.types.is_numeric_dtype(data[param])
+            positions = data[param] if numeric else list(range(len(data)))
+            axes.plot(positions, data[metric], marker="o", linestyle="-" if numeric else "none")
+            if not numeric:
+                axes.set_xticks(positions, [str(value) for value in data[param]])
+            for x, y, run in zip(positions, data[metric], data["run"], strict=True):
+                axes.annotate(
+                    run, (x, y), fontsize="x-small", textcoords="offset points", xytext=(3, 3)
+                )
+            axes.set_xlabel(param)
+            axes.set_ylabel(metric)
+        images[f"{metric} against {param}"] = name
+    return images
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,9 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m gantrack compare",
         description="Rank MLflow runs by a metric; write a Markdown report with plots.",
     )
-    parser.add_argument("--metric", default=DEFAULT_METRIC, help="rank by this metric")
+    parser.add_argument("--metric", default="evaluator.fid", help="rank by this metric")
     parser.add_argument(
-        "--direction", choices=DIRECTIONS, help="min: lower is better (default: by the metric)"
+        "--direction", choices=("min", "max"), help="min: lower is better (default: by the metric)"
     )
     parser.add_argument(
         "--experiment",
@@ -302,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--param", action="append", default=[], help="plot the metric against it (default: swept)"
     )
-    parser.add_argument("--curve", default=DEFAULT_CURVE, help="metric history to plot per run")
+    parser.add_argument("--curve", default="eval.fid", help="metric history to plot per run")
     parser.add_argument("--top", type=int, default=20, help="at most this many runs (best first)")
     parser.add_argument("--include-unfinished", action="store_true", help="also failed/running")
     parser.add_argument("--output", type=Path, default=Path("reports/compare.md"))
@@ -315,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     from gantrack.cli import tracking_context
+    from gantrack.io import atomic_path
 
     arguments = build_parser().parse_args(argv)
     try:
@@ -340,34 +274,47 @@ def main(argv: list[str]) -> int:
     params = arguments.param or swept_params(ranked)
     table = comparison_table(ranked, arguments.metric, params, KEY_METRICS)
     images = write_plots(ranked, arguments, params)
-    selection = f"experiments {', '.join(experiments)}"
-    if arguments.dvc_exp:
-        selection += f"; DVC experiments {', '.join(arguments.dvc_exp)}"
-    if arguments.filter:
-        selection += f"; filter `{arguments.filter}`"
-    report = render_report(table, arguments.metric, direction, selection, images)
-    from gantrack.io import atomic_path
-
     with atomic_path(arguments.output) as temporary:
+        report = render_report(table, images, experiments, arguments, direction)
         temporary.write_text(report, encoding="utf-8")
     print(f"wrote {arguments.output} ({len(table)} runs, {len(images)} plots)")
     return 0
 
 
-def write_plots(ranked: pd.DataFrame, arguments, params: Sequence[str]) -> dict[str, str]:
-    """Draw the plots next to the report; ``{title: file name relative to the report}``."""
-    folder, stem = arguments.output.parent, arguments.output.stem
-    labels = dict(zip(ranked["run_id"], run_labels(ranked), strict=True))
-    images = {}
-    histories = metric_histories(list(ranked["run_id"]), arguments.curve)
-    if histories:
-        name = f"{stem}_{arguments.curve}.png"
-        plot_curves(histories, labels, arguments.curve, folder / name)
-        images[f"{arguments.curve} over epochs"] = name
-    for param in [name for name in params if f"params.{name}" in ranked][:MAX_PARAM_PLOTS]:
-        data = metric_against_param(ranked, arguments.metric, param)
-        if len(data) >= 1:
-            name = f"{stem}_{arguments.metric}_vs_{param}.png"
-            plot_metric_against_param(data, arguments.metric, param, folder / name)
-            images[f"{arguments.metric} against {param}"] = name
-    return images
+def search_runs(
+    tracking_uri: str, experiments: list[str], filter_string: str, include_unfinished: bool
+) -> pd.DataFrame:
+    """The runs of ``experiments`` in the store, finished ones only unless asked."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    clauses = [] if include_unfinished else ["attributes.status = 'FINISHED'"]
+    if filter_string:  # MLflow's search strings join clauses with AND only
+        clauses.append(filter_string)
+    return mlflow.search_runs(experiment_names=experiments, filter_string=" and ".join(clauses))
+
+
+def render_report(
+    table: pd.DataFrame,
+    images: dict[str, str],
+    experiments: list[str],
+    arguments: argparse.Namespace,
+    direction: str,
+) -> str:
+    """The Markdown report: what was compared, the table, then one section per plot."""
+    selection = f"experiments {', '.join(experiments)}"
+    if arguments.dvc_exp:
+        selection += f"; DVC experiments {', '.join(arguments.dvc_exp)}"
+    if arguments.filter:
+        selection += f"; filter `{arguments.filter}`"
+    metric, better = arguments.metric, "lower" if direction == "min" else "higher"
+    lines = [
+        "# Run comparison",
+        "",
+        f"{len(table)} runs ({selection}), best first by `{metric}` ({better} is better).",
+        "",
+        markdown_table(table),
+    ]
+    for title, image in images.items():
+        lines += ["", f"## {title}", "", f"![{title}]({image})"]
+    return "\n".join(lines) + "\n"

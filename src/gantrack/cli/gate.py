@@ -83,17 +83,12 @@ def main(argv: list[str]) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         params = load_params(arguments.params)
-        current_path = arguments.current or params.paths.metrics
-        current, current_reason = read_metrics(current_path)
+        current, current_reason = read_metrics(arguments.current or params.paths.metrics)
         if arguments.base is not None:
             base, base_reason = read_metrics(arguments.base)
             label = arguments.base_label or f"`{arguments.base}`"
         else:
-            model_name = arguments.base_champion or registered_model_name(
-                params, str(arguments.params)
-            )
-            base, base_reason = read_champion(model_name)
-            label = arguments.base_label or f"the champion of `{model_name}`"
+            base, base_reason, label = read_champion(arguments, params)
     except GantrackError as error:
         print(f"gantrack gate: error: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigError | UsageError) else EXIT_MISSING
@@ -130,14 +125,17 @@ def read_metrics(path: Path) -> tuple[dict[str, Any] | None, str]:
     return metrics, ""
 
 
-def read_champion(model_name: str) -> tuple[dict[str, Any] | None, str]:
-    """The champion's source-run metrics, or (None, why not) when no champion exists yet."""
+def read_champion(
+    arguments: argparse.Namespace, params: Any
+) -> tuple[dict[str, Any] | None, str, str]:
+    """The registered champion's metrics (or None and why), and how the report names it."""
     from mlflow.tracking import MlflowClient
 
     from gantrack.tracking.registry import CHAMPION_ALIAS, champion_metrics
 
+    model_name = arguments.base_champion or registered_model_name(params, str(arguments.params))
     client = MlflowClient(tracking_uri=tracking_context().tracking_uri)
-    metrics = champion_metrics(client, model_name)
-    if metrics is None:
-        return None, f"{model_name!r} has no {CHAMPION_ALIAS!r} version yet"
-    return metrics, ""
+    # No champion yet is missing data, not a crash.
+    base = champion_metrics(client, model_name)
+    reason = f"{model_name!r} has no {CHAMPION_ALIAS!r} version yet"
+    return base, reason, arguments.base_label or f"the champion of `{model_name}`"

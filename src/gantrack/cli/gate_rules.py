@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, Literal
 
 from gantrack.config import GateConfig
@@ -37,6 +38,7 @@ EXIT_PASS = 0
 EXIT_REGRESSION = 1
 EXIT_USAGE = 2
 EXIT_MISSING = 3
+EXIT_CODES = {"pass": EXIT_PASS, "regression": EXIT_REGRESSION, "missing": EXIT_MISSING}
 
 Verdict = Literal["pass", "regression", "missing"]
 Outcome = Literal["improved", "unchanged", "within", "regression", "missing", "not checked"]
@@ -56,26 +58,15 @@ class Rule:
 
 def rules_from_config(config: GateConfig) -> tuple[Rule, ...]:
     """The gate's rules, in report order, with the tolerances of ``params.yaml``'s ``gate:``."""
+    inception_score = config.max_inception_score_decrease
+    classes = config.max_classes_covered_decrease
     return (
         Rule("fid", False, True, config.max_fid_increase, ("fid_ci_low", "fid_ci_high")),
         Rule("kid", False, True, config.max_kid_increase, ("kid_std",)),
-        Rule(
-            "inception_score",
-            True,
-            True,
-            config.max_inception_score_decrease,
-            ("inception_score_std",),
-        ),
+        Rule("inception_score", True, True, inception_score, ("inception_score_std",)),
         Rule("precision", True, False, config.max_precision_decrease),
         Rule("recall", True, False, config.max_recall_decrease),
-        Rule(
-            "classes_covered",
-            True,
-            False,
-            None
-            if config.max_classes_covered_decrease is None
-            else float(config.max_classes_covered_decrease),
-        ),
+        Rule("classes_covered", True, False, None if classes is None else float(classes)),
     )
 
 
@@ -94,16 +85,11 @@ class Comparison:
 
     @property
     def change(self) -> float | None:
-        if self.base is None or self.current is None:
-            return None
-        return self.current - self.base
+        return None if self.base is None or self.current is None else self.current - self.base
 
     @property
     def relative_change(self) -> float | None:
-        change = self.change
-        if change is None or self.base == 0:
-            return None
-        return change / abs(self.base)
+        return None if self.change is None or self.base == 0 else self.change / abs(self.base)
 
 
 # A comparison's keys in the decision JSON, in order (uncertainties are for the report only).
@@ -123,9 +109,7 @@ class GateResult:
 
     @property
     def exit_code(self) -> int:
-        return {"pass": EXIT_PASS, "regression": EXIT_REGRESSION, "missing": EXIT_MISSING}[
-            self.verdict
-        ]
+        return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (what ``promote`` reads)."""
@@ -180,17 +164,11 @@ def compare_metrics(
 
     problems = absences(current_problem, "this run")
     base_absences = absences(base_problem, "base")
-    notices: list[str] = []
-    if allow_missing_base:
-        notices = [f"{absence} (allowed: not compared)" for absence in base_absences]
-    else:
-        problems = base_absences + problems
-    if any(item.outcome == "regression" for item in comparisons):
-        verdict: Verdict = "regression"
-    elif problems:
-        verdict = "missing"
-    else:
-        verdict = "pass"
+    notices = [f"{absence} (allowed: not compared)" for absence in base_absences]
+    if not allow_missing_base:
+        problems, notices = base_absences + problems, []
+    regressed = any(item.outcome == "regression" for item in comparisons)
+    verdict: Verdict = "regression" if regressed else "missing" if problems else "pass"
     return GateResult(network, verdict, comparisons, tuple(problems), tuple(notices), base_label)
 
 
@@ -228,27 +206,22 @@ def _compare_one(
 ) -> Comparison:
     base, base_note = _number(base_section, rule.metric)
     current, current_note = _number(current_section, rule.metric)
-    base_uncertainty = _uncertainty(base_section, rule)
-    current_uncertainty = _uncertainty(current_section, rule)
-
-    def result(outcome: Outcome, note: str = "") -> Comparison:
-        return Comparison(
-            rule.metric,
-            base,
-            current,
-            outcome,
-            rule,
-            base_uncertainty,
-            current_uncertainty,
-            note,
-        )
-
+    result = partial(
+        Comparison,
+        rule.metric,
+        base,
+        current,
+        rule=rule,
+        base_uncertainty=_uncertainty(base_section, rule),
+        current_uncertainty=_uncertainty(current_section, rule),
+    )
     if rule.tolerance is None:
         return result("not checked")
     if current is None:
-        return result("missing", f"this run: {current_note}")
+        return result("missing", note=f"this run: {current_note}")
     if base is None:
-        return result("not checked" if allow_missing_base else "missing", f"base: {base_note}")
+        outcome = "not checked" if allow_missing_base else "missing"
+        return result(outcome, note=f"base: {base_note}")
     worsening = base - current if rule.higher_is_better else current - base
     allowed = rule.tolerance * abs(base) if rule.relative else rule.tolerance
     if worsening < 0:
@@ -272,13 +245,11 @@ _HEADLINES = {
     "regression": "❌ **Gate: regression**",
     "missing": "⚠️ **Gate: missing data**",
 }
+# How the report words the outcomes that do not read as they are.
 _OUTCOME_LABELS = {
     "improved": "better",
-    "unchanged": "unchanged",
     "within": "worse, within tolerance",
     "regression": "**REGRESSION**",
-    "missing": "missing",
-    "not checked": "not checked",
 }
 
 
@@ -308,15 +279,16 @@ def format_report(result: GateResult) -> str:
 
 
 def _row(item: Comparison) -> str:
-    change, relative = item.change, item.relative_change
+    change, relative, rule = item.change, item.relative_change, item.rule
+    direction = "fall" if rule.higher_is_better else "rise"
     cells = [
         f"`{item.metric}`",
         _value(item.base, item.base_uncertainty),
         _value(item.current, item.current_uncertainty),
         "—" if change is None else f"{change:+.4g}",
         "—" if relative is None else f"{relative:+.1%}",
-        _tolerance(item.rule),
-        _OUTCOME_LABELS[item.outcome] + (f" ({item.note})" if item.note else ""),
+        "—" if rule.tolerance is None else f"may {direction} ≤ {_limit(rule)}",
+        _OUTCOME_LABELS.get(item.outcome, item.outcome) + (f" ({item.note})" if item.note else ""),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -326,17 +298,12 @@ def _value(value: float | None, uncertainty: tuple[float, ...]) -> str:
         return "—"
     if len(uncertainty) == 2:
         return f"{value:.4g} [{uncertainty[0]:.4g}, {uncertainty[1]:.4g}]"
-    if len(uncertainty) == 1:
-        return f"{value:.4g} ± {uncertainty[0]:.2g}"
-    return f"{value:.4g}"
+    return f"{value:.4g}" + (f" ± {uncertainty[0]:.2g}" if uncertainty else "")
 
 
-def _tolerance(rule: Rule) -> str:
-    if rule.tolerance is None:
-        return "—"
-    direction = "fall" if rule.higher_is_better else "rise"
-    amount = f"{rule.tolerance:.1%}" if rule.relative else f"{rule.tolerance:g}"
-    return f"may {direction} ≤ {amount}"
+def _limit(rule: Rule) -> str:
+    """The tolerance as the report writes it: a percentage when relative."""
+    return f"{rule.tolerance:.1%}" if rule.relative else f"{rule.tolerance:g}"
 
 
 def _sentence(item: Comparison) -> str:
@@ -347,8 +314,7 @@ def _sentence(item: Comparison) -> str:
     moved = f"`{item.metric}` {direction} from {item.base:.4g} to {item.current:.4g}"
     if item.rule.relative and item.base == 0:
         return f"{moved} ({item.change:+.4g}); a relative tolerance allows no change from 0"
-    limit = f"{item.rule.tolerance:.1%}" if item.rule.relative else f"{item.rule.tolerance:g}"
     return (
-        f"{moved} ({item.change:+.4g}{percent}); at most {limit} "
+        f"{moved} ({item.change:+.4g}{percent}); at most {_limit(item.rule)} "
         f"{'lower' if item.rule.higher_is_better else 'higher'} is allowed"
     )

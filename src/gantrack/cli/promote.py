@@ -79,11 +79,8 @@ def main(argv: list[str]) -> int:
         if arguments.commit:
             check_commit(client, model_version, arguments.commit)
         promotion = promote(client, model_name, model_version.version, decision)
-    except (UsageError, ConfigError) as error:
-        print(f"gantrack promote: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except GantrackError as error:
         print(f"gantrack promote: error: {error}", file=sys.stderr)
-        return EXIT_MISSING
+        return EXIT_USAGE if isinstance(error, UsageError | ConfigError) else EXIT_MISSING
     print(f"{model_name}: {promotion.reason}")
     return EXIT_PROMOTED if promotion.promoted else EXIT_NOT_PROMOTED

@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
         "of every local stage run, so that `dvc repro --pull` elsewhere restores those "
         "stages instead of rerunning them.",
     )
-    parser.add_argument("-r", "--remote", default=None, help="DVC remote (default: core.remote)")
+    parser.add_argument("-r", "--remote", help="DVC remote (default: core.remote)")
     arguments = parser.parse_args(argv)
     remote = ["--remote", arguments.remote] if arguments.remote else []
     pushed = subprocess.run(["dvc", "push", "--run-cache", *remote], check=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 from gantrack.tracking.services import free_port, start_mlflow_server, start_postgres
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gantrack tracking-server",
         description="Run an MLflow tracking server backed by PostgreSQL on 127.0.0.1.",
@@ -24,13 +24,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="folder for the database cluster, artifacts and logs "
                              "(default: .tracking-server)")  # fmt: skip
     parser.add_argument("--port", type=int, default=5000, help="MLflow port (default 5000)")
-    parser.add_argument("--postgres-port", type=int, default=None,
-                        help="PostgreSQL port (default: a free one)")  # fmt: skip
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
+    parser.add_argument("--postgres-port", type=int, help="PostgreSQL port (default: a free one)")
+    args = parser.parse_args(argv)
     folder = args.dir.resolve()
     postgres = start_postgres(folder / "postgres", args.postgres_port or free_port())
     try:

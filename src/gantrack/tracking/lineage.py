@@ -1,20 +1,12 @@
 """Complete runs when DVC reuses outputs: each stage records its run; reusers link it.
 
-When DVC skips a stage (outputs up to date, or restored from its run cache), no process
-runs for it, so this execution's MLflow run would lack that stage's metrics, tags,
-artifacts and models. So every stage writes a *run record*, ``reports/runs/<stage>.json``:
-the run that produced its outputs and what the stage logged there (the difference of the
-run before and after it). A later stage reads the records of the stages upstream of it
-(from DVC's graph); one naming another run belongs to a reused stage, and the current run
-gets its metric histories, tags and models linked (README: "Complete runs when DVC skips
-stages").
-
-The record is an ordinary *cached* DVC output that no stage depends on, so rewriting it
-never reruns a downstream stage, and it travels with the outputs: checked out from
-``dvc.lock`` in ``--temp`` and queued experiments, saved and restored by the run cache
-(``cache: false`` would get no run cache entry; a DVC metric would put run ids into
-``dvc metrics diff``). It holds identifiers and names only: no time stamps, host names or
-store URIs, which would differ between two identical executions or two machines.
+Every stage writes ``reports/runs/<stage>.json``: the run that produced its outputs and
+what the stage logged there. A later stage reads the records of its upstream stages (from
+DVC's graph); one naming another run belongs to a reused stage, whose metric histories,
+tags and models the current run gets linked (README: "Complete runs when DVC skips
+stages"). The record is a *cached* DVC output that no stage depends on, so it travels with
+the outputs (``--temp``/queued experiments, run cache) without rerunning anything; it holds
+identifiers and names only, nothing that differs between two identical executions.
 """
 
 from __future__ import annotations
@@ -26,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gantrack.io import save_json
-from gantrack.tracking.runs import retry_when_locked
+from gantrack.tracking.runs import EXECUTION_KEY_TAG, STAGES_TAG, retry_when_locked
 
 REUSED_TAG_PREFIX = "gantrack.reused."
 # Tags every stage sets for itself (see gantrack.tracking.runs.stage_run): never copied.
-_OWN_TAGS = frozenset({"gantrack.stages", "gantrack.execution_key", "gantrack.git_dirty"})
+_OWN_TAGS = frozenset({STAGES_TAG, EXECUTION_KEY_TAG, "gantrack.git_dirty"})
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 
 
@@ -73,24 +65,22 @@ def stage_record(
     """The record of a stage that turned the run from ``before`` into ``after``.
 
     Metrics, artifacts and models count when new; ``gantrack.*`` tags when new or changed
-    (the tags every stage sets for itself, and links to reused runs, excluded). A metric
-    the stage logged under a name already present would be missed; no two stages share a
-    metric name.
+    (a stage's own tags and links to reused runs excluded). No two stages share a metric.
     """
-    tags = sorted(
+    tags = [
         key
         for key, value in after.tags.items()
         if key.startswith("gantrack.")
         and key not in _OWN_TAGS
         and not key.startswith(REUSED_TAG_PREFIX)
         and before.tags.get(key) != value
-    )
+    ]
     return StageRecord(
-        stage=stage,
-        run_id=run_id,
-        experiment_id=experiment_id,
+        stage,
+        run_id,
+        experiment_id,
         metrics=tuple(sorted(after.metrics - before.metrics)),
-        tags=tuple(tags),
+        tags=tuple(sorted(tags)),
         artifacts=tuple(sorted(after.artifacts - before.artifacts)),
         models=tuple(sorted(after.models - before.models)),
     )
@@ -104,11 +94,8 @@ def reused_tag(stage: str) -> str:
 def records_to_link(
     records: Iterable[StageRecord], run_id: str, run_tags: Mapping[str, str]
 ) -> list[StageRecord]:
-    """The records of reused stages that run ``run_id`` has not linked yet.
-
-    A record naming ``run_id`` itself was written by a stage of this execution (it ran);
-    one already linked (by an earlier stage of this execution) is not linked twice.
-    """
+    """The records of reused stages that run ``run_id`` has not linked yet (a record naming
+    ``run_id`` itself is of a stage that ran in this execution)."""
     return [
         record
         for record in records
@@ -121,10 +108,8 @@ def save_record(record: StageRecord, path: Path) -> None:
 
 
 def load_records(folder: Path, stages: Iterable[str]) -> list[StageRecord]:
-    """The records of ``stages`` found in ``folder`` (a stage without one is left out).
-
-    An unreadable record is left out too: it can only cost a link, never a wrong one.
-    """
+    """The readable records of ``stages`` in ``folder``; a missing or unreadable one can
+    only cost a link, never a wrong one, so it is left out."""
     records = []
     for stage in stages:
         path = Path(folder) / f"{stage}.json"
@@ -136,7 +121,7 @@ def load_records(folder: Path, stages: Iterable[str]) -> list[StageRecord]:
 
 
 def snapshot_run(client, run_id: str) -> RunSnapshot:
-    """What run ``run_id`` holds now (a few requests; artifacts listed at the top level)."""
+    """What run ``run_id`` holds now (artifacts listed at the top level)."""
     run = client.get_run(run_id)
     outputs = getattr(run, "outputs", None)
     models = [output.model_id for output in (outputs.model_outputs if outputs else None) or []]
@@ -151,11 +136,10 @@ def snapshot_run(client, run_id: str) -> RunSnapshot:
 def link_reused_stage(client, run_id: str, record: StageRecord) -> None:
     """Give run ``run_id`` what the reused stage of ``record`` logged in its own run.
 
-    Copies each metric's whole history (steps and time stamps kept, so curves compare),
-    and the stage's tags; tags ``gantrack.reused.<stage>`` (the producing run id) and
-    ``….artifact_uri``; links the stage's logged models as outputs of this run; logs
-    ``reused/<stage>.json`` with the artifacts' URIs. A producing run missing from this
-    store (a record committed elsewhere) leaves a tag saying so.
+    Copies each metric's whole history and the stage's tags; tags ``gantrack.reused.<stage>``
+    (the producing run id) and ``….artifact_uri``; links the stage's models as outputs; logs
+    ``reused/<stage>.json`` with artifact URIs. A producing run missing from this store
+    leaves a ``….missing`` tag instead.
     """
     from mlflow.entities import LoggedModelOutput, Metric, RunTag
     from mlflow.exceptions import MlflowException
@@ -174,45 +158,34 @@ def link_reused_stage(client, run_id: str, record: StageRecord) -> None:
         for point in client.get_metric_history(record.run_id, key)
     ]
     for start in range(0, len(metrics), _METRICS_PER_BATCH):
-        retry_when_locked(client.log_batch)(
-            run_id, metrics=metrics[start : start + _METRICS_PER_BATCH]
-        )
+        batch = metrics[start : start + _METRICS_PER_BATCH]
+        retry_when_locked(client.log_batch)(run_id, metrics=batch)
     artifact_root = source.info.artifact_uri
     tags = {key: source.data.tags[key] for key in record.tags if key in source.data.tags}
     tags[f"{tag}.artifact_uri"] = artifact_root
-    retry_when_locked(client.log_batch)(
-        run_id, tags=[RunTag(key, value) for key, value in tags.items()]
-    )
+    tags = [RunTag(key, value) for key, value in tags.items()]
+    retry_when_locked(client.log_batch)(run_id, tags=tags)
     if record.models:
-        retry_when_locked(client.log_outputs)(
-            run_id, [LoggedModelOutput(model, step=0) for model in record.models]
-        )
+        outputs = [LoggedModelOutput(model, step=0) for model in record.models]
+        retry_when_locked(client.log_outputs)(run_id, outputs)
     links = {
         **asdict(record),
         "artifact_uris": [f"{artifact_root.rstrip('/')}/{path}" for path in record.artifacts],
         "model_uris": [f"models:/{model}" for model in record.models],
     }
     retry_when_locked(client.log_dict)(run_id, links, f"reused/{record.stage}.json")
-    # Last: this tag marks the stage as linked, so a stage that failed half-way through
-    # linking is linked again by the next stage of the execution.
+    # Last: this tag marks the stage as linked, so one that failed half-way is linked again.
     retry_when_locked(client.set_tag)(run_id, tag, record.run_id)
 
 
 def dvc_upstream_stages(repo_dir: Path, stage: str) -> tuple[str, ...]:
-    """The stages whose outputs ``stage`` depends on, directly or not, from DVC's graph.
-
-    DVC runs stages in dependency order, so when ``stage`` starts, every one of these that
-    this execution runs has run already: those without a fresh record were reused.
-    """
+    """The stages ``stage`` depends on, directly or not, from DVC's graph (all of them that
+    this execution runs have run before ``stage`` starts)."""
     import networkx
     from dvc.repo import Repo
 
-    repo = Repo(str(repo_dir))
-    try:
+    with Repo(str(repo_dir)) as repo:
         graph = repo.index.graph  # edges point from a stage to the stages it depends on
-        node = next((node for node in graph if node.addressing == stage), None)
-        if node is None:
-            return ()
-        return tuple(sorted(upstream.addressing for upstream in networkx.descendants(graph, node)))
-    finally:
-        repo.close()
+        nodes = [node for node in graph if node.addressing == stage]
+        upstream = networkx.descendants(graph, nodes[0]) if nodes else ()
+        return tuple(sorted(node.addressing for node in upstream))

@@ -1,32 +1,16 @@
 """The generator as an MLflow pyfunc: a table of requests in, images out.
 
-Logged with MLflow's "models from code": MLflow copies this file into the logged model
-and runs it when the model is loaded, so it is self-contained on purpose. It imports
-NumPy, pandas, Keras and MLflow only, never ``gantrack``, and the model loads and serves
-(``mlflow.pyfunc.load_model``, ``mlflow models serve``) where the project is not
-installed. The generator is the model's ``generator`` artifact, a ``.keras`` file loaded
-with Keras's safe mode: nothing is unpickled.
+Logged as "models from code": MLflow copies this file into the model and runs it on load,
+so it imports NumPy, pandas, Keras and MLflow only, never ``gantrack``, and loads where the
+project is not installed. The generator is the ``generator`` artifact, a ``.keras`` file
+loaded in Keras's safe mode (nothing is unpickled).
 
-Input, one row per request:
-
-=============  ======================================================================
-``num_images``  images to draw (≥ 1)
-``seed``        NumPy seed of the latent vectors (≥ 0)
-``label``       optional; the class to draw, for a class-conditional generator only
-=============  ======================================================================
-
-Leave ``label`` out for an unconditional generator; for a conditional one, give an integer
-in every row (the signature types it ``long``, and MLflow's schema check rejects a column
-with empty cells, which pandas stores as floats).
-
-Output: ``float32`` images ``(Σ num_images, H, W, C)`` in [-1, 1], the requests' images
-one after another, in order. The latent vectors are those of
-``gantrack.gan.sampling.latent_vectors`` (N(0, I) from NumPy's PCG64 with the request's seed),
-so request (n, s) reproduces ``generate_images(generator, n, s)`` and the first n images of
-the ``sample`` stage when s is ``sample.seed``.
-
-A class-conditional generator is one with a second input; its label input may be of shape
-``(N,)`` or ``(N, 1)`` (class indices) or ``(N, K)`` (one-hot over K classes).
+Input, one row per request: ``num_images`` (≥ 1), ``seed`` (≥ 0) and, for a
+class-conditional generator only (one with a second input: class indices ``(N,)``/``(N, 1)``
+or one-hot ``(N, K)``), an integer ``label`` in every row. Output: float32 images
+``(Σ num_images, H, W, C)`` in [-1, 1], request after request. The latent vectors are
+``gantrack.gan.sampling.latent_vectors``'s, so request (n, s) reproduces
+``generate_images(generator, n, s)``, and the ``sample`` stage when s is ``sample.seed``.
 """
 
 from __future__ import annotations
@@ -53,10 +37,6 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def _whole_number(requests: pd.DataFrame, row: int, column: str, minimum: int) -> int:
     value = _plain(requests[column].iloc[row])
     if _is_missing(value) or float(value) != int(value) or int(value) < minimum:
@@ -64,6 +44,10 @@ def _whole_number(requests: pd.DataFrame, row: int, column: str, minimum: int) -
             f"request {row}: {column} = {value!r}; expected a whole number >= {minimum}"
         )
     return int(value)
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _label_input(generator, labels: np.ndarray) -> np.ndarray:

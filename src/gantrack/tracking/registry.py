@@ -1,15 +1,10 @@
 """The generator in MLflow: the Keras network, the request-table sampler, the registry aliases.
 
-``sample`` logs two models (README: "The generator as a model"): ``generator``, the Keras
-network (latent vectors in, images out), and ``sampler``, the pyfunc of
-``pyfunc_sampler.py`` (a table of requests in, images out). They are separate because an
-MLflow model has one signature. The sampler is registered as a new version of
-``mlflow.registered_model`` with the alias ``candidate`` moved to it.
-
-On the main branch CI gates the run against the base and, only when the gate passes, moves
-the alias ``champion`` to the candidate's version (:func:`promote`); a failing run leaves
-``champion`` where it was. The alias functions take an ``MlflowClient`` and plain values,
-so the rule is tested against a real store and the commands stay edges.
+``sample`` logs ``generator`` (the Keras network: latent vectors in, images out) and
+``sampler`` (the pyfunc of ``pyfunc_sampler.py``: a table of requests in, images out);
+two models because an MLflow model has one signature. The sampler is registered with the
+alias ``candidate``; on main, CI moves ``champion`` to it only when the gate passes
+(:func:`promote`). The alias functions take an ``MlflowClient`` and plain values.
 """
 
 from __future__ import annotations
@@ -41,40 +36,29 @@ def pinned_requirements(packages: tuple[str, ...] = _REQUIREMENTS) -> list[str]:
 
 
 def _save_keras_model(path, **kwargs) -> None:
-    """``mlflow.keras.save_model`` into a directory that exists beforehand.
-
-    MLflow 3.17's Keras flavour writes ``input_example.json`` into the model directory
-    *before* it creates that directory (``mlflow/keras/save.py``: ``_save_example(...,
-    path)`` comes before ``os.makedirs(data_path)``, and ``Model.log`` hands it a fresh
-    path inside a temporary folder), so ``log_model(..., input_example=...)`` fails with
-    FileNotFoundError. Creating the directory first is all it lacks; its later
-    ``os.makedirs(path/data)`` works inside an existing directory.
-    """
+    """``mlflow.keras.save_model`` into a directory created first: MLflow 3.17's Keras
+    flavour writes ``input_example.json`` before it creates the model directory, so
+    ``log_model(..., input_example=...)`` fails with FileNotFoundError."""
     import mlflow.keras
 
     os.makedirs(path, exist_ok=True)
     mlflow.keras.save_model(path=path, **kwargs)
 
 
-# A flavour module for Model.log: MLflow's Keras flavour with the directory fix above;
-# the logged model is the same (flavour "keras", loaded by mlflow.keras / mlflow.pyfunc).
+# MLflow's Keras flavour with the fix above, for Model.log: the logged model is the same.
 _KERAS_FLAVOUR = types.SimpleNamespace(__name__="mlflow.keras", save_model=_save_keras_model)
 
 
 def log_generator(generator, name: str = "generator"):
-    """Log the Keras ``generator`` with a latent → image signature and an input example.
-
-    Returns MLflow's ``ModelInfo`` (``.model_uri``, ``.model_id``). Unconditional generators
-    only (one input): a class-conditional one is served by the sampler, whose requests carry
-    the label. Raises ``ValueError`` for a generator with more than one input.
-    """
-    import numpy as np
-
+    """Log the unconditional Keras ``generator`` with a latent → image signature and an
+    input example; returns MLflow's ``ModelInfo``. ``ValueError`` for more than one input
+    (a class-conditional generator is served by the sampler)."""
     if len(generator.inputs) != 1:
         raise ValueError(
             f"log_generator takes an unconditional generator (one input, the latent vector); "
             f"this one has {len(generator.inputs)} inputs: log it with log_sampler"
         )
+    import numpy as np
     from mlflow.models import Model, infer_signature
 
     latent = np.zeros((2, generator.inputs[0].shape[-1]), dtype=np.float32)
@@ -90,31 +74,6 @@ def log_generator(generator, name: str = "generator"):
     )
 
 
-def sampler_signature(image_shape: tuple[int, ...]):
-    """Requests ``(num_images: long, seed: long, label: long, optional)`` → float32 images."""
-    import numpy as np
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema, TensorSpec
-
-    inputs = Schema(
-        [
-            ColSpec("long", "num_images"),
-            ColSpec("long", "seed"),
-            ColSpec("long", "label", required=False),
-        ]
-    )
-    outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, *image_shape))])
-    return ModelSignature(inputs=inputs, outputs=outputs)
-
-
-def sampler_input_example(conditional: bool):
-    """Two images with seed 0; of class 0 for a class-conditional generator."""
-    import pandas as pd
-
-    example = {"num_images": [2], "seed": [0]}
-    return pd.DataFrame({**example, "label": [0]} if conditional else example)
-
-
 def log_sampler(
     generator_file: Path,
     image_shape: tuple[int, ...],
@@ -123,41 +82,45 @@ def log_sampler(
 ):
     """Log the request-table pyfunc around the ``.keras`` file ``generator_file``.
 
-    ``conditional``: the generator takes a class label (its input example then has one).
-    MLflow loads the logged model once and scores the input example while logging, so a
-    sampler that cannot load or predict fails here, in the stage, not at serving time.
+    Requests ``(num_images, seed, label (optional))`` → float32 images. MLflow loads the
+    model and scores the input example (two images of seed 0, class 0 if ``conditional``)
+    while logging, so a sampler that cannot predict fails in the stage, not when served.
     """
     import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
 
+    columns = [
+        ColSpec("long", "num_images"),
+        ColSpec("long", "seed"),
+        ColSpec("long", "label", required=False),
+    ]
+    images = TensorSpec(np.dtype(np.float32), (-1, *image_shape))
+    example = {"num_images": [2], "seed": [0], **({"label": [0]} if conditional else {})}
     return retry_when_locked(mlflow.pyfunc.log_model)(
         name=name,
         python_model=str(SAMPLER_CODE),
         artifacts={"generator": str(generator_file)},
-        signature=sampler_signature(tuple(image_shape)),
-        input_example=sampler_input_example(conditional),
+        signature=ModelSignature(inputs=Schema(columns), outputs=Schema([images])),
+        input_example=pd.DataFrame(example),
         pip_requirements=pinned_requirements(),
     )
 
 
 def register_candidate(model_uri: str, name: str, tags: dict[str, str]):
-    """Register ``model_uri`` as a new version of ``name`` and point ``candidate`` at it.
-
-    Returns the ``ModelVersion``. Moving the alias is the whole promotion step: a
-    reviewer who prefers another version moves it back (``set_registered_model_alias``).
-    """
+    """Register ``model_uri`` as a new version of ``name`` and point ``candidate`` at it;
+    returns the ``ModelVersion``."""
     import mlflow
     from mlflow import MlflowClient
 
-    model_version = retry_when_locked(mlflow.register_model)(
-        model_uri, name, tags={key: value for key, value in tags.items() if value}
-    )
+    tags = {key: value for key, value in tags.items() if value}
+    model_version = retry_when_locked(mlflow.register_model)(model_uri, name, tags=tags)
     retry_when_locked(MlflowClient().set_registered_model_alias)(
         name, CANDIDATE_ALIAS, model_version.version
     )
     return model_version
-
-
-# ---- aliases: the gate's promotion of the candidate to champion ----
 
 
 class RegistryError(GantrackError):
@@ -198,9 +161,10 @@ def resolve_version(
     aliases = model_aliases(client, model_name)  # first, so a wrong name is named as such
     if version is None:
         if alias not in aliases:
+            listing = ", ".join(f"{name} → {number}" for name, number in sorted(aliases.items()))
             raise RegistryError(
                 f"registered model {model_name!r} has no alias {alias!r} (aliases: "
-                f"{_listing(aliases)}); pass --version N or register a version first"
+                f"{listing or 'none'}); pass --version N or register a version first"
             )
         version = aliases[alias]
     try:
@@ -213,11 +177,8 @@ def resolve_version(
 
 
 def check_commit(client, model_version, commit: str) -> None:
-    """Refuse a version trained from another commit (a stale ``candidate``).
-
-    When ``dvc repro`` had nothing to do (every output restored from the run cache), no new
-    version is registered and ``candidate`` still points to an older run's model.
-    """
+    """Refuse a version trained from another commit: a stale ``candidate``, left when every
+    stage was restored from the run cache and nothing new was registered."""
     run_commit = _source_run(client, model_version).data.tags.get(MLFLOW_GIT_COMMIT)
     if run_commit != commit:
         raise RegistryError(
@@ -231,11 +192,7 @@ def champion_metrics(
     client, model_name: str, alias: str = CHAMPION_ALIAS
 ) -> dict[str, dict[str, float]] | None:
     """The metrics of the run behind ``alias``, nested by network (the gate's shape), or
-    None when no version holds ``alias`` yet.
-
-    The ``evaluate`` stage logs ``reports/metrics.json`` flattened with dots
-    (``evaluator.fid``); :func:`nest_metrics` undoes it.
-    """
+    None when no version holds ``alias`` yet."""
     if alias not in model_aliases(client, model_name):
         return None
     model_version = client.get_model_version_by_alias(model_name, alias)
@@ -262,12 +219,8 @@ def promote(
     decision: Mapping[str, Any],
     alias: str = CHAMPION_ALIAS,
 ) -> Promotion:
-    """Move ``alias`` to ``version`` if the gate's ``decision`` passed; otherwise leave it.
-
-    ``decision`` is what ``python -m gantrack gate --decision`` wrote: only
-    ``{"verdict": "pass"}`` promotes. The version must exist either way, so a typo is an
-    error rather than a silent no-op.
-    """
+    """Move ``alias`` to ``version`` if the gate's ``decision`` is ``{"verdict": "pass"}``;
+    otherwise leave it. The version must exist either way, so a typo is an error."""
     resolve_version(client, model_name, version)
     previous = model_aliases(client, model_name).get(alias)
     verdict = decision.get("verdict")
@@ -296,7 +249,3 @@ def _source_run(client, model_version):
             f"source run {model_version.run_id} of {model_version.name!r} version "
             f"{model_version.version} not found ({error.message})"
         ) from None
-
-
-def _listing(aliases: Mapping[str, str]) -> str:
-    return ", ".join(f"{alias} → {version}" for alias, version in sorted(aliases.items())) or "none"

@@ -1,10 +1,9 @@
-"""Sharing DVC's run cache whole: the git-kept reports of each stage run go to the remote too.
+"""Sharing DVC's run cache whole (README: ``python -m gantrack push``).
 
-``dvc push --run-cache`` uploads the run records and the workspace's cached outputs, never
-the local cache's copies of ``cache: false`` outputs (DVC 3; treeverse/dvc#5749), so a
-teammate's ``dvc repro --pull`` would rerun such a stage. :func:`push_run_cache_outputs`
-uploads every output file that a local run record names (README: ``python -m gantrack
-push``).
+``dvc push --run-cache`` uploads the run records but never the cache's copies of
+``cache: false`` outputs (DVC 3; treeverse/dvc#5749), so a teammate's ``dvc repro --pull``
+would rerun such a stage; :func:`push_run_cache_outputs` uploads every output file that a
+local run record names.
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ class RunCacheError(GantrackError):
 
 
 def run_record_output_hashes(runs_folder: Path) -> set[str]:
-    """MD5s of the output files named by the run records under ``runs_folder``.
+    """MD5s of the output files named by the run records (``<runs>/<2 chars>/<stage
+    key>/<value key>``, each a lockfile entry with ``outs``) under ``runs_folder``.
 
-    A record is ``<runs>/<2 chars>/<stage key>/<value key>``: a lockfile entry with
-    ``outs: [{path, md5, size, hash}, ...]``. Directory outputs (``md5`` ending ``.dir``)
-    are left out: ``dvc push`` uploads those whenever they are cached, and this project's
-    uncached outputs are all files.
+    Directory outputs (``.dir``) are left out: ``dvc push`` uploads those when cached.
     """
     hashes = set()
     for record in sorted(Path(runs_folder).glob("*/*/*")):
@@ -54,11 +51,8 @@ class PushResult:
 
 
 def push_run_cache_outputs(repo_root: Path, remote: str | None = None) -> PushResult:
-    """Upload the output files of every local run record to ``remote`` (default remote).
-
-    Files already on the remote are skipped (DVC compares hashes first). Raises
-    :class:`RunCacheError` if any upload fails.
-    """
+    """Upload the output files of every local run record to ``remote`` (default remote),
+    skipping those already there; :class:`RunCacheError` if any upload fails."""
     from dvc.repo import Repo
     from dvc_data.hashfile.hash_info import HashInfo
 

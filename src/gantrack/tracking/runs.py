@@ -1,22 +1,12 @@
 """MLflow: one run per pipeline execution, whichever stages it runs.
 
-DVC runs each stage as its own process, so stages cannot share an MLflow run object. They
-share a *key* instead: the id and start time of the ``dvc`` process that launched them
-(``dvc repro``, ``dvc exp run``, or a queue worker's ``dvc exp exec-run``). The first stage
-of an execution creates the run and tags it with the key; later stages find the run by its
-tag and log into it. A stage run outside DVC gets a run of its own.
-
-The default store is ``mlflow.db`` (sqlite) at the repository root, by absolute path:
-DVC sets ``DVC_ROOT`` to the *original* repository even for ``--temp`` and queued
-experiments, which run in copies under ``.dvc/tmp``, so all runs land in one store.
-``MLFLOW_TRACKING_URI`` overrides it.
-
-Two things can go wrong with a store that a stage cannot fix by itself, and both are
-handled here: a sqlite store written by two experiments at once (``dvc queue start -j 2``)
-answers "database is locked" once a writer has waited out MLflow's 20 s busy timeout, so
-every write retries with a bounded backoff (:func:`retry_when_locked`); and a tracking
-server that does not answer would make MLflow's HTTP client retry for minutes, so a stage
-checks it first, with a short timeout, before it does any work (:func:`check_tracking_server`).
+DVC runs each stage as its own process, so stages share a *key* instead of a run object:
+the pid and start time of the ``dvc`` process that launched them. The first stage creates
+the run tagged with the key; later stages find it by the tag. A stage run outside DVC gets
+a run of its own. The default store is ``<DVC_ROOT>/mlflow.db``: DVC sets ``DVC_ROOT`` to
+the original repository even for ``--temp`` and queued experiments, so all runs land in
+one store. Writes retry while a sqlite store is locked (parallel queue workers), and a
+tracking server is checked with a short timeout before a stage does any work.
 """
 
 from __future__ import annotations
@@ -47,8 +37,6 @@ LOCK_RETRY_FIRST_DELAY_S = 1.0
 LOCK_RETRY_MAX_DELAY_S = 8.0
 SERVER_CHECK_TIMEOUT_S = 5.0
 
-_LOCKED_MESSAGES = ("database is locked", "database table is locked")
-
 Result = TypeVar("Result")
 Arguments = ParamSpec("Arguments")
 
@@ -57,10 +45,10 @@ class TrackingStoreError(GantrackError):
     """The MLflow store cannot be reached or stays locked."""
 
 
-def is_locked_error(error: BaseException) -> bool:
-    """True for sqlite's "database is locked", raw or wrapped by MLflow or SQLAlchemy."""
+def is_locked_error(error: BaseException | None) -> bool:
+    """True for sqlite's "database (table) is locked", raw or wrapped by MLflow/SQLAlchemy."""
     while error is not None:
-        if any(message in str(error) for message in _LOCKED_MESSAGES):
+        if "database is locked" in str(error) or "database table is locked" in str(error):
             return True
         error = error.__cause__ or error.__context__
     return False
@@ -75,11 +63,9 @@ def retry_when_locked(
 ) -> Callable[Arguments, Result]:
     """``action`` retried while the store is locked, waiting d, 2d, 4d, ... (≤ ``max_delay``).
 
-    Each wait is jittered by ±25% so two writers that collided do not collide again in
-    step. Other errors propagate at once; after ``attempts`` locked tries, a
-    :class:`TrackingStoreError` says so. Only idempotent writes may be wrapped (setting a
-    tag or a param twice is harmless; a metric point logged twice would be a duplicate, but
-    sqlite rolls back the whole failed transaction, so a locked write wrote nothing).
+    Waits are jittered by ±25% so two writers that collided do not collide again in step.
+    Other errors propagate at once. Wrap only idempotent writes (sqlite rolls back a locked
+    transaction, so a locked write wrote nothing).
     """
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, got {attempts}")
@@ -103,18 +89,15 @@ def retry_when_locked(
                     ) from error
             sleep(delay * random.uniform(0.75, 1.25))
             delay = min(2 * delay, max_delay)
-        raise AssertionError("unreachable")  # the loop returns or raises
+        raise AssertionError("unreachable")
 
     return retrying
 
 
 def check_tracking_server(tracking_uri: str, timeout: float = SERVER_CHECK_TIMEOUT_S) -> None:
-    """Raise :class:`TrackingStoreError` naming ``tracking_uri`` if its server does not answer.
+    """Raise :class:`TrackingStoreError` if an ``http(s)://`` store's ``/health`` fails.
 
-    Only ``http(s)://`` stores are checked (with one GET of MLflow's ``/health`` endpoint);
-    a file or database store is opened by MLflow itself. Without this check, MLflow's HTTP
-    client retries a dead server for minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``) and the
-    stage would fail only after its work, or half-way through it.
+    Without it, MLflow's HTTP client retries a dead server for minutes, after the work.
     """
     if not is_server(tracking_uri):
         return
@@ -168,45 +151,35 @@ def default_tracking_uri(repo_root: Path) -> str:
 
 
 def dvc_execution_key() -> str | None:
-    """``"<pid>-<start time>"`` of the nearest ancestor ``dvc`` process, or None.
-
-    The start time makes the key unique even when the operating system reuses a pid.
-    """
+    """``"<pid>-<start time>"`` of the nearest ancestor ``dvc`` process (the start time
+    keeps the key unique when a pid is reused), or None."""
     import psutil
 
-    try:
+    with contextlib.suppress(psutil.Error, OSError):
         for process in psutil.Process().parents():
             if _is_dvc(process.cmdline()):
                 return f"{process.pid}-{process.create_time():.3f}"
-    except (psutil.Error, OSError):
-        return None
     return None
 
 
 def _is_dvc(command_line: list[str]) -> bool:
     # `.../bin/dvc repro`, `python .../bin/dvc exp run`, `python -m dvc repro`
-    for index, argument in enumerate(command_line[:3]):
-        if Path(argument).name == "dvc":
-            return True
-        if argument == "-m" and index + 1 < len(command_line) and command_line[index + 1] == "dvc":
-            return True
-    return False
+    names = [Path(argument).name for argument in command_line[:3]]
+    return "dvc" in names or command_line[2:4] == ["-m", "dvc"]
 
 
 def git_state(repo_root: Path) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the git work tree at ``repo_root``; (None, None) outside git."""
-
-    def git(*arguments: str) -> str | None:
+    outputs = []
+    for arguments in (["rev-parse", "HEAD"], ["status", "--porcelain", "--untracked-files=no"]):
         try:
             result = subprocess.run(
                 ["git", *arguments], cwd=repo_root, capture_output=True, text=True, check=True
             )
+            outputs.append(result.stdout.strip())
         except (OSError, subprocess.CalledProcessError):
-            return None
-        return result.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+            outputs.append(None)
+    commit, status = outputs
     return commit, (None if status is None else bool(status))
 
 
@@ -216,30 +189,26 @@ def stage_run(
 ) -> Iterator[Any]:
     """Open (or re-open) this execution's MLflow run for ``stage``; yields the active run.
 
-    Logs the flattened params and the tags every run carries: git commit and dirty flag,
-    DVC experiment name and baseline, dataset, and the stages this execution ran. An
-    exception inside marks the run FAILED and propagates. Every write retries while a
-    sqlite store is locked.
+    Logs the flattened params and tags (git commit and dirty flag, DVC experiment and
+    baseline, dataset, the stages run so far). An exception inside marks the run FAILED.
     """
     import mlflow
 
     mlflow.set_tracking_uri(context.tracking_uri)
     run = retry_when_locked(_open_run)(context)
     try:
-        stages = run.data.tags.get(STAGES_TAG, "")
         commit, dirty = git_state(work_dir)
         tags = {
             EXECUTION_KEY_TAG: context.execution_key,
-            STAGES_TAG: ",".join(filter(None, [stages, stage])),
+            STAGES_TAG: ",".join(filter(None, [run.data.tags.get(STAGES_TAG), stage])),
             MLFLOW_GIT_COMMIT: commit,
             "gantrack.git_dirty": None if dirty is None else str(dirty).lower(),
             "dvc.experiment": context.dvc_experiment,
             "dvc.baseline": context.dvc_baseline,
             "gantrack.dataset": params.data.dataset,
         }
-        retry_when_locked(mlflow.set_tags)(
-            {key: value for key, value in tags.items() if value is not None}
-        )
+        tags = {key: value for key, value in tags.items() if value is not None}
+        retry_when_locked(mlflow.set_tags)(tags)
         retry_when_locked(mlflow.log_params)(flatten_params(params))
         yield run
     except BaseException:
@@ -249,52 +218,36 @@ def stage_run(
 
 
 def _open_run(context: TrackingContext):
-    """Start this execution's run, or resume it if an earlier stage created it."""
+    """Resume the run an earlier stage of this execution created, or start it."""
     import mlflow
 
-    experiment = _get_or_create_experiment(context)
-    existing = _find_execution_run(experiment.experiment_id, context.execution_key)
-    if existing is not None:
-        return mlflow.start_run(run_id=existing)
-    # The key is set at creation, in the same write: if a locked store fails a later write of
-    # this attempt, the retry finds this run instead of creating a second one.
-    tags = {EXECUTION_KEY_TAG: context.execution_key} if context.execution_key else None
-    return mlflow.start_run(run_name=context.dvc_experiment, tags=tags)
-
-
-def _get_or_create_experiment(context: TrackingContext):
-    """The named experiment; a new one in a local store keeps artifacts beside the store.
-
-    Without an explicit location, MLflow puts artifacts in ``./mlruns`` of the *current*
-    directory, which for a ``--temp`` experiment is a copy that DVC deletes afterwards.
-    """
-    import mlflow
-
-    experiment = mlflow.get_experiment_by_name(context.experiment_name)
-    if experiment is None:
+    if mlflow.get_experiment_by_name(context.experiment_name) is None:
+        # A new experiment in the default store keeps artifacts beside the store, not in
+        # ./mlruns of a --temp copy that DVC deletes afterwards.
         location = None
         if context.tracking_uri == default_tracking_uri(context.repo_root):
             location = (context.repo_root / "mlartifacts").as_uri()
         # Another process may create it between the look-up and here: that is fine.
         with contextlib.suppress(mlflow.exceptions.MlflowException):
             mlflow.create_experiment(context.experiment_name, artifact_location=location)
-    return mlflow.set_experiment(context.experiment_name)
-
-
-def _find_execution_run(experiment_id: str, execution_key: str | None) -> str | None:
-    if execution_key is None:
-        return None
-    from mlflow.tracking import MlflowClient
-
-    runs = MlflowClient().search_runs(
-        [experiment_id],
-        filter_string=f"tags.`{EXECUTION_KEY_TAG}` = '{execution_key}'",
+    experiment = mlflow.set_experiment(context.experiment_name)
+    if context.execution_key is None:
+        return mlflow.start_run(run_name=context.dvc_experiment)
+    existing = mlflow.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{EXECUTION_KEY_TAG}` = '{context.execution_key}'",
         max_results=1,
+        output_format="list",
     )
-    return runs[0].info.run_id if runs else None
+    if existing:
+        return mlflow.start_run(run_id=existing[0].info.run_id)
+    # The key is set at creation, in the same write: if a locked store fails a later write,
+    # the retry finds this run instead of creating a second one.
+    tags = {EXECUTION_KEY_TAG: context.execution_key}
+    return mlflow.start_run(run_name=context.dvc_experiment, tags=tags)
 
 
-def log_metrics(metrics: Mapping[str, float], step: int | None = None, prefix: str = "") -> None:
+def log_metrics(metrics: Mapping[str, Any], step: int | None = None, prefix: str = "") -> None:
     """Log numeric values (nested dicts flattened with dots); non-numbers are skipped."""
     import mlflow
 
@@ -311,22 +264,21 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, prefix: s
     retry_when_locked(mlflow.log_metrics)(flat, step=step)
 
 
-def epoch_metrics_sink(prefix: str = ""):
+def epoch_metrics_sink(prefix: str = "") -> Callable[[int, Mapping[str, float]], None]:
     """A sink for :class:`gantrack.gan.callbacks.EpochReport`: each epoch's row, step = epoch."""
 
     def sink(epoch: int, row: Mapping[str, float]) -> None:
-        log_metrics(
-            {key: value for key, value in row.items() if key != "epoch"}, step=epoch, prefix=prefix
-        )
+        row = {key: value for key, value in row.items() if key != "epoch"}
+        log_metrics(row, step=epoch, prefix=prefix)
 
     return sink
 
 
-def grid_image_sink(folder: str):
+def grid_image_sink(folder: str) -> Callable[[int, Any], None]:
     """A sink for :class:`gantrack.gan.callbacks.GridSnapshot`: ``<folder>/epoch_007.png``."""
     import mlflow
 
-    def sink(epoch: int, grid) -> None:
+    def sink(epoch: int, grid: Any) -> None:
         retry_when_locked(mlflow.log_image)(grid, artifact_file=f"{folder}/epoch_{epoch:03d}.png")
 
     return sink

@@ -1,20 +1,11 @@
 """Local services for running at team scale: a PostgreSQL cluster and an MLflow server.
 
-A team shares one MLflow tracking server backed by a database, with artifacts proxied by
-the server (clients need no storage credentials). This module starts such a server on the
-loopback interface from Debian's PostgreSQL binaries and MLflow's own ``mlflow server``,
-for a workstation, a CI job or the tests; in production the same two commands run on a
-host of their own, with a managed database.
-
-Every process is started in its own session so it can be stopped, with its children, by
-process id; nothing here is a daemon that outlives the handle that started it.
-
-Caveats:
-- PostgreSQL refuses to run as root. When this process is root, the cluster is created
-  and run as the ``postgres`` system account (Debian's package creates it), so its data
-  folder must be somewhere that account can reach (not under a 0700 folder of root's).
-- The cluster uses ``trust`` authentication and listens on 127.0.0.1 only: fine for one
-  machine, never for a shared host, where a password (from a secret store) is required.
+Started on the loopback interface from Debian's PostgreSQL binaries and ``mlflow server``
+(artifacts proxied by the server), for a workstation, a CI job or the tests. Each process
+runs in its own session, so it is stopped with its children by process id. Caveats:
+PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` account
+(its data folder must be reachable by that account); the cluster trusts every local
+connection on 127.0.0.1: fine for one machine, never for a shared host.
 """
 
 from __future__ import annotations
@@ -71,26 +62,23 @@ def postgres_binary(name: str) -> Path:
     )
 
 
-def _as_postgres_account(command: list[str]) -> list[str]:
-    """Prefix ``command`` to drop root privileges; PostgreSQL will not run as root."""
+def _as_postgres_account(command: list[str], owned: Path | None = None) -> list[str]:
+    """``command`` run without root privileges (PostgreSQL will not run as root), with
+    ``owned`` handed to the ``postgres`` account."""
     if os.geteuid() != 0:
         return command
     try:
-        pwd.getpwnam(POSTGRES_ACCOUNT)
+        account = pwd.getpwnam(POSTGRES_ACCOUNT)
     except KeyError as missing:
         raise ServiceError(
             "PostgreSQL cannot run as root and there is no 'postgres' account to run it as. "
             "Run as an ordinary user, or create the account (Debian's postgresql package does)."
         ) from missing
+    if owned is not None:
+        os.chown(owned, account.pw_uid, account.pw_gid)
     # setpriv execs (no fork), so the process id we hold is the server's own.
     return ["setpriv", f"--reuid={POSTGRES_ACCOUNT}", f"--regid={POSTGRES_ACCOUNT}",
             "--init-groups", "--", *command]  # fmt: skip
-
-
-def _hand_to_postgres_account(path: Path) -> None:
-    if os.geteuid() == 0:
-        account = pwd.getpwnam(POSTGRES_ACCOUNT)
-        os.chown(path, account.pw_uid, account.pw_gid)
 
 
 @dataclass
@@ -107,11 +95,8 @@ class Service:
         return self.process.pid
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM the process group (the server and its workers), then SIGKILL if needed.
-
-        The group is signalled even when its leader has already exited: workers it started
-        may still be running.
-        """
+        """SIGTERM the process group (even when its leader has exited: its workers may
+        still run), then SIGKILL if needed."""
         with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
             os.killpg(self.process.pid, signal.SIGTERM)
         try:
@@ -187,60 +172,45 @@ def answers_http(url: str) -> bool:
         return False
 
 
-def init_postgres_cluster(data_dir: Path, log_path: Path) -> None:
-    """``initdb`` a new cluster in ``data_dir`` (kept if it already holds one)."""
-    if (data_dir / "PG_VERSION").exists():
-        return
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    _hand_to_postgres_account(data_dir.parent)
-    command = _as_postgres_account([
-        str(postgres_binary("initdb")), "--pgdata", str(data_dir), "--username", "postgres",
-        "--auth", "trust", "--encoding", "UTF8", "--no-sync",
-    ])  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.write_text(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise ServiceError(
-            f"initdb failed for {data_dir} (exit {result.returncode}):\n{result.stderr.strip()}"
-        )
-
-
 def start_postgres(data_dir: Path, port: int, database: str = "mlflow") -> Service:
-    """Run a PostgreSQL cluster in ``data_dir`` on 127.0.0.1:``port`` and create ``database``.
+    """Run a PostgreSQL cluster in ``data_dir`` (created on first use) on 127.0.0.1:``port``
+    and create ``database``; returns once the server accepts logins."""
+    import psycopg2  # the PostgreSQL driver MLflow's SQLAlchemy store uses
 
-    The cluster is created on first use. Returns once the database accepts connections.
-    """
     data_dir = data_dir.resolve()
-    log_path = data_dir.parent / "postgres.log"
-    init_postgres_cluster(data_dir, data_dir.parent / "initdb.log")
+    if not (data_dir / "PG_VERSION").exists():
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        command = _as_postgres_account([
+            str(postgres_binary("initdb")), "--pgdata", str(data_dir), "--username", "postgres",
+            "--auth", "trust", "--encoding", "UTF8", "--no-sync",
+        ], owned=data_dir.parent)  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True)
+        (data_dir.parent / "initdb.log").write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise ServiceError(
+                f"initdb failed for {data_dir} (exit {result.returncode}):\n{result.stderr.strip()}"
+            )
     command = _as_postgres_account([
         str(postgres_binary("postgres")), "-D", str(data_dir), "-p", str(port),
         "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={data_dir}",
         "-c", "fsync=off",
     ])  # fmt: skip
-    process = start_process("PostgreSQL", command, log_path)
-    service = Service("PostgreSQL", process, f"postgresql+psycopg2://postgres@{LOOPBACK}:{port}/{database}",
-                      log_path)  # fmt: skip
-    wait_until(lambda: accepts_connections(LOOPBACK, port), service, 60, "accept connections")
-    _create_database(port, database, service)
-    return service
+    log_path = data_dir.parent / "postgres.log"
+    url = f"postgresql+psycopg2://postgres@{LOOPBACK}:{port}/{database}"
+    service = Service("PostgreSQL", start_process("PostgreSQL", command, log_path), url, log_path)
 
+    def connect():
+        return psycopg2.connect(host=LOOPBACK, port=port, user="postgres", dbname="postgres")
 
-def _create_database(port: int, database: str, service: Service) -> None:
-    import psycopg2  # the PostgreSQL driver MLflow's SQLAlchemy store uses
-
-    # The server may accept TCP a moment before it accepts logins.
-    for attempt in range(40):
+    def logs_in() -> bool:  # the server may accept TCP a moment before it accepts logins
         try:
-            connection = psycopg2.connect(
-                host=LOOPBACK, port=port, user="postgres", dbname="postgres"
-            )
-            break
+            connect().close()
         except psycopg2.OperationalError:
-            if attempt == 39:
-                raise
-            time.sleep(0.25)
+            return False
+        return True
+
+    wait_until(logs_in, service, 60, "accept connections")
+    connection = connect()
     try:
         connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
         with connection.cursor() as cursor:
@@ -249,6 +219,7 @@ def _create_database(port: int, database: str, service: Service) -> None:
                 cursor.execute(f'CREATE DATABASE "{database}"')
     finally:
         connection.close()
+    return service
 
 
 def start_mlflow_server(
@@ -260,8 +231,7 @@ def start_mlflow_server(
 ) -> Service:
     """Run ``mlflow server`` on 127.0.0.1:``port`` with proxied artifacts; wait for /health.
 
-    One worker and no job execution keep it light (a workstation or CI job); a shared
-    server runs more workers behind a proxy.
+    One worker and no job execution keep it light; a shared server runs more workers.
     """
     artifacts_destination.mkdir(parents=True, exist_ok=True)
     command = [
