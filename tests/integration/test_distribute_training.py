@@ -200,14 +200,11 @@ def test_multi_worker_training_killed_mid_run_resumes_to_identical_weights(tmp_p
 
 
 @pytest.mark.slow  # ~25 s after the shared pipeline repository is built
-def test_evaluation_stages_extract_features_on_every_replica(pipeline_repo, tmp_path):
+def test_evaluation_stages_extract_features_on_every_replica(pipeline_copy):
     """reference and evaluate under `mirrored` on two CPU devices: one device's numbers."""
-    import shutil
-
     from support.pipeline_repo import edit_params, run
 
-    copy = tmp_path / "repo"
-    shutil.copytree(pipeline_repo[0], copy, symlinks=True)
+    copy = pipeline_copy
     reference, metrics = copy / "outputs/reference/evaluator.npz", copy / "reports/metrics.json"
     with np.load(reference) as archive:
         one_device = dict(archive)
