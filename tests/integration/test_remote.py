@@ -74,7 +74,9 @@ def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
     git(author, "add", "-A")
     git(author, "commit", "-qm", "evaluator and its reference statistics")
     dvc(author, "push")
-    stored = boto3.client("s3", endpoint_url=s3_remote).list_objects_v2(Bucket=BUCKET)
+    # Under this test's prefix only: the bucket is shared with the module's other tests.
+    client = boto3.client("s3", endpoint_url=s3_remote)
+    stored = client.list_objects_v2(Bucket=BUCKET, Prefix="dvc/")
     # 2 arrays, the evaluator, the statistics, 3 stages' run records; reports: git
     assert stored["KeyCount"] == 7
 
