@@ -3,13 +3,20 @@
 Three trainers of the same DCGAN (``gantrack.gan.networks``), batch, optimisers and data
 pipeline (``gantrack.gan.training.image_dataset``), in one process on the same machine:
 
-a. ``plain``: the TensorFlow DCGAN tutorial's loop, a ``@tf.function`` step with two
-   ``GradientTape``\\ s and ``BinaryCrossentropy(from_logits=True)``, called per batch;
+a. ``plain-constant``: the TensorFlow DCGAN tutorial's loop, a ``@tf.function`` step with
+   two ``GradientTape``\\ s and ``BinaryCrossentropy(from_logits=True)``, fed one constant
+   batch (a tensor already in memory: no input pipeline at all), as many steps as an epoch;
+   the baseline, the fastest a step of these networks runs here;
+a2. ``plain``: the same loop fed by gantrack's input pipeline (shuffle, batch, prefetch);
 b. ``gantrack``: ``train_gan`` with the train params of ``params.yaml`` (default settings)
    and no callbacks;
 c. ``gantrack+ema+logs``: the same with ``ema_decay`` (0.999) and the stage's per-epoch
-   callbacks: ``NonFiniteLossCheck``, ``EpochReport`` with its CSV sink and ``GridSnapshot``
-   writing a PNG.
+   callbacks: ``NonFiniteLossCheck``, ``EpochReport`` with its CSV sink, ``GridSnapshot``
+   writing a PNG and ``TrainingProgress``.
+
+The ratios against ``plain-constant`` split the train stage's distance from a bare step
+into the input pipeline (``plain``), Keras's ``fit`` and the model (``gantrack``), and
+EMA with the callbacks; ``--deterministic`` adds op determinism.
 
 The trainers take turns, one epoch each per round, so a change in the machine's load
 hits all of them alike; the first ``--warmup`` rounds (tracing) are not timed, and each
@@ -91,6 +98,20 @@ class PlainLoop:
 
         self.train_step = train_step
 
+    def constant_epoch(self, images: np.ndarray, seed: int, epoch: int) -> float:
+        """As many steps as an epoch, each on the same batch, already a tensor."""
+        import tensorflow as tf
+
+        from gantrack.gan.training import steps_per_epoch
+
+        batch = tf.constant(images[: self.config.batch_size])
+        steps = steps_per_epoch(len(images), self.config.batch_size)
+        start = time.perf_counter()
+        for _ in range(steps):
+            losses = self.train_step(batch)
+        float(losses[0])  # wait for the last step
+        return time.perf_counter() - start
+
     def epoch(self, images: np.ndarray, seed: int, epoch: int) -> float:
         from gantrack.gan.training import image_dataset
 
@@ -106,7 +127,7 @@ class GantrackFit:
     """gantrack's ``build_gan`` + ``train_gan``, one epoch per call."""
 
     def __init__(self, config, image_shape, seed: int, logging_folder: Path | None = None):
-        from gantrack.epoch_report import EpochReport
+        from gantrack.epoch_report import EpochReport, TrainingProgress
         from gantrack.gan.callbacks import GridSnapshot, NonFiniteLossCheck
         from gantrack.gan.grids import save_png
         from gantrack.gan.sampling import grid_inputs
@@ -128,6 +149,7 @@ class GantrackFit:
                     rows,
                     [lambda epoch, grid: save_png(grid, logging_folder / "grid.png")],
                 ),
+                TrainingProgress(periodic=True, write=lambda line: None),
             ]
 
     def epoch(self, images: np.ndarray, seed: int, epoch: int) -> float:
@@ -153,7 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     images = rng.uniform(-1, 1, (args.num_images, *image_shape)).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
+        constant = PlainLoop(config, image_shape, args.seed)
+        constant.epoch = constant.constant_epoch
         trainers = {
+            "plain-constant": constant,
             "plain": PlainLoop(config, image_shape, args.seed),
             "gantrack": GantrackFit(config, image_shape, args.seed),
             "gantrack+ema+logs": GantrackFit(
@@ -174,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         f"batch {config.batch_size}, {count} images/epoch, median of {args.rounds} epochs, "
         f"op determinism {'on' if args.deterministic else 'off'}, TensorFlow {tf.__version__}"
     )
-    print_rates(seconds, count, baseline="plain")
+    print_rates(seconds, count, baseline="plain-constant")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,10 @@ class EvaluatorConfig(_Section):
 
 
 class TrainConfig(_Section):
+    # The GAN's own seed: initial weights, each epoch's data order, latent vectors, DiffAugment
+    # and the in-training scores' draws. The top-level `seed` keeps the split and the
+    # evaluator, so runs over several train.seed share one split, evaluator and reference.
+    seed: int = Field(ge=0)
     latent_dim: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     epochs: int = Field(ge=1)

@@ -186,7 +186,7 @@ def test_nan_loss_stops_with_epoch_and_step_keeps_checkpoint_and_fails_run(tmp_p
     # 17 images, batch 16: one step per epoch, one image left out. A NaN image that epoch 1
     # leaves out and epoch 2 reads makes epoch 2's first step non-finite.
     images = random_images(17)
-    seed = yaml.safe_load((repo_root / "params.yaml").read_text())["seed"]
+    seed = yaml.safe_load((repo_root / "params.yaml").read_text())["train"]["seed"]
     poisoned = int(epoch_order(17, seed, 0)[-1])
     assert epoch_order(17, seed, 1)[-1] != poisoned
     images[poisoned] = np.nan

@@ -2,10 +2,11 @@
 
 Reads runs with ``mlflow.search_runs`` into pandas, ranks them best first by one metric,
 and writes a Markdown report (``reports/compare.md``) with a table of the swept params and
-the key metrics, beside two kinds of plot: a metric's history over epochs for each run
-(``eval.fid``, the in-training FID, by default), and the ranking metric against each swept
-param. The table and plot data come from pure functions of the runs' DataFrame; searching
-and drawing are the edges.
+the key metrics; runs that differ only in the GAN's seed are also grouped, with the
+median, min and max over the seeds of each recipe. Beside them, two kinds of plot: a
+metric's history over epochs for each run (``eval.fid``, the in-training FID, by
+default), and the ranking metric against each swept param. The table and plot data come
+from pure functions of the runs' DataFrame; searching and drawing are the edges.
 
 Runs whose stages DVC reused carry copies of those stages' metrics and curves (see
 :mod:`gantrack.tracking.lineage`), so every complete run has a row and a curve.
@@ -38,6 +39,9 @@ DIRECTION_BY_NAME = {
     **dict.fromkeys(("real_inception_score",), "max"),
 }
 MAX_PARAM_PLOTS = 4
+# The GAN's seed: runs whose params differ only here are one recipe measured several times.
+SEED_PARAMS = ("train.seed",)
+SEED_METRICS = ("evaluator.inception_score", "evaluator.kid", "evaluator.classes_covered")
 
 
 def metric_direction(metric: str) -> str:
@@ -144,6 +148,40 @@ def metric_against_param(ranked: pd.DataFrame, metric: str, param: str) -> pd.Da
     return data.sort_values(param, kind="stable").reset_index(drop=True)
 
 
+def seed_groups(
+    runs: pd.DataFrame,
+    metric: str,
+    direction: str,
+    metrics: Sequence[str],
+    seed_params: Sequence[str] = SEED_PARAMS,
+) -> pd.DataFrame:
+    """One row per recipe: the runs whose params differ only in ``seed_params``.
+
+    Columns: the params that differ between recipes, ``seeds`` (how many runs), then for
+    the ranking metric and each of ``metrics`` the median, min and max over the seeds
+    (``<metric> median`` ...). Rows best first by the ranking metric's median. A single
+    GAN run proves little: the spread between seeds is the noise any comparison must beat.
+    """
+    seeds = {f"params.{name}" for name in seed_params}
+    recipe = [
+        column
+        for column in runs.filter(regex=r"^params\.").columns
+        if column not in seeds and runs[column].nunique(dropna=False) > 1
+    ]
+    # Group keys as text (a missing param is its own value), named as in the table.
+    keys = [runs[column].fillna("").astype(str).rename(column[7:]) for column in recipe]
+    everything = pd.Series("", index=runs.index, name="recipe")  # no recipe differs: one group
+    columns = [c for c in dict.fromkeys(f"metrics.{m}" for m in [metric, *metrics]) if c in runs]
+    grouped = runs.groupby(keys or [everything], sort=False)
+    table = grouped[columns].agg(["median", "min", "max"])
+    table.columns = [f"{column[8:]} {statistic}" for column, statistic in table.columns]
+    table.insert(0, "seeds", grouped.size())
+    ascending = direction == "min"
+    table = table.sort_values(f"{metric} median", ascending=ascending, kind="stable")
+    table = table.reset_index()
+    return table if keys else table.drop(columns="recipe")
+
+
 # ---- edges: MLflow and files ----
 
 
@@ -243,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri",
         help="default: $MLFLOW_TRACKING_URI, else sqlite:///<current directory>/mlflow.db",
     )
+    parser.add_argument(
+        "--seed-param",
+        action="append",
+        help="a param that only reseeds a recipe (repeatable; default train.seed): runs that "
+        "differ only in these are grouped, with median, min and max per recipe",
+    )
     return parser
 
 
@@ -274,8 +318,10 @@ def main(argv: list[str]) -> int:
     params = arguments.param or swept_params(ranked)
     table = comparison_table(ranked, arguments.metric, params, KEY_METRICS)
     images = write_plots(ranked, arguments, params)
+    seed_params = arguments.seed_param or SEED_PARAMS
+    recipes = seed_groups(runs, arguments.metric, direction, SEED_METRICS, seed_params)
     with atomic_path(arguments.output) as temporary:
-        report = render_report(table, images, experiments, arguments, direction)
+        report = render_report(table, recipes, images, experiments, arguments, direction)
         temporary.write_text(report, encoding="utf-8")
     print(f"wrote {arguments.output} ({len(table)} runs, {len(images)} plots)")
     return 0
@@ -296,6 +342,7 @@ def search_runs(
 
 def render_report(
     table: pd.DataFrame,
+    recipes: pd.DataFrame,
     images: dict[str, str],
     experiments: list[str],
     arguments: argparse.Namespace,
@@ -315,6 +362,16 @@ def render_report(
         "",
         markdown_table(table),
     ]
+    if (recipes["seeds"] > 1).any():  # a recipe measured over several seeds
+        seeds = ", ".join(arguments.seed_param or SEED_PARAMS)
+        lines += [
+            "",
+            "## Over seeds",
+            "",
+            f"Runs that differ only in {seeds}, grouped: median, min and max over the seeds.",
+            "",
+            markdown_table(recipes),
+        ]
     for title, image in images.items():
         lines += ["", f"## {title}", "", f"![{title}]({image})"]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ import numpy as np
 from gantrack.config import Params
 from gantrack.data.splits import Split, array_checksum, load_split
 from gantrack.distribute import make_strategy
-from gantrack.epoch_report import EpochReport, EpochSink
+from gantrack.epoch_report import EpochReport, EpochSink, TrainingProgress
 from gantrack.evaluation.feature_networks import feature_network_from_params
 from gantrack.evaluation.scoring import load_reference, quick_scorer, reference_file
 from gantrack.gan.callbacks import (
@@ -78,7 +78,7 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     # all replicas (train.batch_size is the global batch).
     strategy = make_strategy(config.distribute, config.devices)
     with strategy.scope():
-        gan = build_gan(config, split.images.shape[1:], params.seed, num_classes)
+        gan = build_gan(config, split.images.shape[1:], config.seed, num_classes)
     if strategy.num_replicas_in_sync > 1:
         print(f"training on {strategy.num_replicas_in_sync} replicas ({config.distribute})")
     generator = gan.sampling_generator  # the weight average when train.ema_decay is set
@@ -87,9 +87,11 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
         images_per_epoch(len(split.images), config.batch_size, config.critic_steps),
         sinks=sinks.epochs,
     )
-    inputs, rows = grid_inputs(config.latent_dim, config.grid_rows, params.seed, num_classes)
+    inputs, rows = grid_inputs(config.latent_dim, config.grid_rows, config.seed, num_classes)
     grids = GridSnapshot(generator, inputs, rows, sinks.grids)
-    callbacks = [NonFiniteLossCheck(), report, grids]
+    # verbose 1 is Keras's live progress bar; otherwise say where training is every 30 s.
+    progress = TrainingProgress(periodic=verbose != 1)
+    callbacks = [NonFiniteLossCheck(), report, grids, progress]
     evaluation = None
     if config.eval_every:
         evaluation = periodic_evaluation(
@@ -121,7 +123,7 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
         gan,
         split.images,
         config,
-        params.seed,
+        config.seed,
         callbacks,
         verbose,
         split.labels,
@@ -155,10 +157,10 @@ def periodic_evaluation(
         reference,
         config.eval_kid_subsets,
         min(params.evaluate.kid_subset_size, config.eval_num_images),
-        params.seed,
+        config.seed,
     )
     # Latent vectors of their own seed, apart from the grid's, fixed for every epoch.
-    latent = latent_vectors(config.eval_num_images, config.latent_dim, params.seed + 1)
+    latent = latent_vectors(config.eval_num_images, config.latent_dim, config.seed + 1)
     labels = None if num_classes is None else class_labels(len(latent), num_classes)
     batch_size = params.networks.batch_size
     return PeriodicEvaluation(
@@ -210,8 +212,9 @@ def deterministic_ops() -> None:
 def training_fingerprint(params: Params, split: Split) -> str:
     """What a checkpoint must have been made with to resume it (:mod:`gantrack.gan.checkpoints`).
 
-    The train params and seeds, the training data's checksum and shape, the source of the
-    whole ``gantrack`` package, and the library versions (kernels differ between versions).
+    The train params (the GAN's seed among them), the training data's checksum and shape,
+    the source of the whole ``gantrack`` package, and the library versions (kernels differ
+    between versions).
     The whole package rather than the training modules alone: a checkpoint also carries
     the logs and in-training scores so far, which other modules compute; any change in
     the code DVC reruns `train` for therefore starts afresh, never from stale state.
@@ -226,7 +229,6 @@ def training_fingerprint(params: Params, split: Split) -> str:
     return fingerprint(
         {
             "train": params.train.model_dump(mode="json"),
-            "seed": params.seed,
             "data": array_checksum(split.images, split.labels),
             "shape": list(split.images.shape),
             "code": source.hexdigest(),

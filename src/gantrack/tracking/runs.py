@@ -168,10 +168,17 @@ def _is_dvc(command_line: list[str]) -> bool:
     return "dvc" in names or command_line[2:4] == ["-m", "dvc"]
 
 
-def git_state(repo_root: Path) -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the git work tree at ``repo_root``; (None, None) outside git."""
+def git_state(repo_root: Path) -> tuple[str | None, bool | None, str | None]:
+    """(commit, dirty, branch) of the git work tree at ``repo_root``; Nones outside git.
+
+    The branch is None on a detached HEAD (CI checkouts, DVC's experiment copies).
+    """
     outputs = []
-    for arguments in (["rev-parse", "HEAD"], ["status", "--porcelain", "--untracked-files=no"]):
+    for arguments in (
+        ["rev-parse", "HEAD"],
+        ["status", "--porcelain", "--untracked-files=no"],
+        ["symbolic-ref", "--quiet", "--short", "HEAD"],
+    ):
         try:
             result = subprocess.run(
                 ["git", *arguments], cwd=repo_root, capture_output=True, text=True, check=True
@@ -179,8 +186,17 @@ def git_state(repo_root: Path) -> tuple[str | None, bool | None]:
             outputs.append(result.stdout.strip())
         except (OSError, subprocess.CalledProcessError):
             outputs.append(None)
-    commit, status = outputs
-    return commit, (None if status is None else bool(status))
+    commit, status, branch = outputs
+    return commit, (None if status is None else bool(status)), branch or None
+
+
+def run_name(commit: str | None, dirty: bool | None, branch: str | None) -> str | None:
+    """What a `dvc repro` run is called in the MLflow UI: ``main@1a2b3c4``, ``+dirty`` when
+    the work tree has uncommitted changes; None (MLflow's random name) outside git."""
+    if commit is None:
+        return None
+    name = f"{branch}@{commit[:7]}" if branch else commit[:7]
+    return f"{name}+dirty" if dirty else name
 
 
 @contextlib.contextmanager
@@ -195,9 +211,11 @@ def stage_run(
     import mlflow
 
     mlflow.set_tracking_uri(context.tracking_uri)
-    run = retry_when_locked(_open_run)(context)
+    commit, dirty, branch = git_state(work_dir)
+    # A DVC experiment keeps its own name; a plain `dvc repro` is named by its code.
+    name = context.dvc_experiment or run_name(commit, dirty, branch)
+    run = retry_when_locked(_open_run)(context, name)
     try:
-        commit, dirty = git_state(work_dir)
         tags = {
             EXECUTION_KEY_TAG: context.execution_key,
             STAGES_TAG: ",".join(filter(None, [run.data.tags.get(STAGES_TAG), stage])),
@@ -217,7 +235,7 @@ def stage_run(
     retry_when_locked(mlflow.end_run)("FINISHED")
 
 
-def _open_run(context: TrackingContext):
+def _open_run(context: TrackingContext, name: str | None):
     """Resume the run an earlier stage of this execution created, or start it."""
     import mlflow
 
@@ -232,7 +250,7 @@ def _open_run(context: TrackingContext):
             mlflow.create_experiment(context.experiment_name, artifact_location=location)
     experiment = mlflow.set_experiment(context.experiment_name)
     if context.execution_key is None:
-        return mlflow.start_run(run_name=context.dvc_experiment)
+        return mlflow.start_run(run_name=name)
     existing = mlflow.search_runs(
         [experiment.experiment_id],
         filter_string=f"tags.`{EXECUTION_KEY_TAG}` = '{context.execution_key}'",
@@ -244,7 +262,7 @@ def _open_run(context: TrackingContext):
     # The key is set at creation, in the same write: if a locked store fails a later write,
     # the retry finds this run instead of creating a second one.
     tags = {EXECUTION_KEY_TAG: context.execution_key}
-    return mlflow.start_run(run_name=context.dvc_experiment, tags=tags)
+    return mlflow.start_run(run_name=name, tags=tags)
 
 
 def log_metrics(metrics: Mapping[str, Any], step: int | None = None, prefix: str = "") -> None:

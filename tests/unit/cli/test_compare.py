@@ -14,6 +14,7 @@ from gantrack.cli.compare import (
     metric_against_param,
     metric_direction,
     rank_runs,
+    seed_groups,
     select_dvc_experiments,
     swept_params,
 )
@@ -154,3 +155,60 @@ def test_main_writes_report_and_plots(tmp_path, params, capsys):
     assert main([*argv, "--dvc-exp", "nobody"]) == 1
     assert main([*argv, "--metric", "images_per_second"]) == 2
     assert "images_per_second" in capsys.readouterr().err
+
+
+@pytest.fixture
+def seeded_runs():
+    """Two recipes (batch 32, batch 16), three GAN seeds each; the split's seed is fixed."""
+    return pd.DataFrame(
+        {
+            "run_id": list("abcdef"),
+            "params.train.seed": ["1", "2", "3"] * 2,
+            "params.train.batch_size": ["32"] * 3 + ["16"] * 3,
+            "params.seed": ["42"] * 6,
+            "metrics.evaluator.fid": [20.0, 22.0, 30.0, 18.0, 19.0, 21.0],
+            "metrics.evaluator.inception_score": [4.0, 4.5, 4.2, 5.0, 5.1, 4.9],
+        }
+    )
+
+
+def test_seed_groups_give_median_min_max_per_recipe_best_first(seeded_runs):
+    table = seed_groups(seeded_runs, "evaluator.fid", "min", ["evaluator.inception_score"])
+    assert list(table["train.batch_size"]) == ["16", "32"]  # median FID 19 before 22
+    assert list(table["seeds"]) == [3, 3]
+    assert list(table["evaluator.fid median"]) == [19.0, 22.0]
+    assert list(table["evaluator.fid min"]) == [18.0, 20.0]
+    assert list(table["evaluator.fid max"]) == [21.0, 30.0]
+    assert list(table["evaluator.inception_score median"]) == [5.0, 4.2]
+    best_is = seed_groups(seeded_runs, "evaluator.inception_score", "max", [])
+    assert list(best_is["train.batch_size"]) == ["16", "32"]
+
+
+def test_seed_groups_keep_apart_runs_that_differ_in_more_than_the_seed(seeded_runs):
+    one_recipe = seed_groups(seeded_runs[:3], "evaluator.fid", "min", [])
+    assert list(one_recipe.columns[:1]) == ["seeds"] and list(one_recipe["seeds"]) == [3]
+    # The split's seed is not the GAN's: runs that differ in it are other recipes.
+    split_seeds = seeded_runs.assign(**{"params.seed": ["42", "7"] * 3})
+    table = seed_groups(split_seeds, "evaluator.fid", "min", [])
+    assert sorted(table["seeds"]) == [1, 1, 2, 2]
+    # Unless the user says that param only reseeds too.
+    table = seed_groups(split_seeds, "evaluator.fid", "min", [], ["train.seed", "seed"])
+    assert list(table["seeds"]) == [3, 3]
+
+
+def test_main_reports_recipes_over_seeds(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("seeds")
+    for batch, fids in [(32, [20.0, 22.0, 30.0]), (16, [18.0, 19.0, 21.0])]:
+        for seed, fid in enumerate(fids, start=1):
+            with mlflow.start_run():
+                mlflow.log_params({"train.batch_size": batch, "train.seed": seed})
+                mlflow.log_metric("evaluator.fid", fid)
+    output = tmp_path / "compare.md"
+    argv = ["--experiment", "seeds", "--tracking-uri", uri, "--output", str(output)]
+    assert main(argv) == 0
+    report = output.read_text()
+    section = report[report.index("## Over seeds") :]
+    assert "Runs that differ only in train.seed" in section
+    assert "| 16 | 3 | 19 | 18 | 21 |" in section and "| 32 | 3 | 22 | 20 | 30 |" in section

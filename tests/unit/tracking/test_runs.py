@@ -1,4 +1,5 @@
 import sqlite3
+import subprocess
 import threading
 import time
 
@@ -16,6 +17,7 @@ from gantrack.tracking.runs import (
     default_tracking_uri,
     log_metrics,
     retry_when_locked,
+    run_name,
     stage_run,
 )
 from gantrack.tracking.services import free_port
@@ -98,6 +100,40 @@ def test_stages_without_execution_key_get_their_own_runs(context, params, tmp_pa
         with stage_run(stage, params, solo, work_dir=tmp_path):
             pass
     assert len(mlflow.search_runs(experiment_names=["solo"], output_format="list")) == 2
+
+
+def test_run_names_tell_branch_commit_and_dirt():
+    commit = "1a2b3c4d5e6f"
+    assert run_name(commit, False, "main") == "main@1a2b3c4"
+    assert run_name(commit, True, "try-hinge") == "try-hinge@1a2b3c4+dirty"
+    assert run_name(commit, False, None) == "1a2b3c4"  # detached HEAD
+    assert run_name(None, None, None) is None  # outside git: MLflow's random name
+
+
+def test_a_repro_run_is_named_by_branch_and_commit(context, params, tmp_path):
+    def git(*arguments):
+        command = ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments]
+        return subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, text=True)
+
+    git("init", "-q", "-b", "trial")
+    (tmp_path / "tracked.txt").write_text("a")
+    git("add", "tracked.txt")
+    git("commit", "-qm", "first")
+    commit = git("rev-parse", "HEAD").stdout.strip()
+    repro = TrackingContext(context.tracking_uri, "named", tmp_path, execution_key="dvc-1")
+    with stage_run("prepare", params, repro, work_dir=tmp_path):
+        pass
+    (tmp_path / "tracked.txt").write_text("b")  # uncommitted change to a tracked file
+    dirty = TrackingContext(context.tracking_uri, "named", tmp_path, execution_key="dvc-2")
+    with stage_run("prepare", params, dirty, work_dir=tmp_path):
+        pass
+    runs = mlflow.search_runs(
+        experiment_names=["named"], output_format="list", order_by=["attributes.start_time"]
+    )
+    assert [run.info.run_name for run in runs] == [
+        f"trial@{commit[:7]}",
+        f"trial@{commit[:7]}+dirty",
+    ]
 
 
 def test_retry_waits_with_growing_bounded_delays_then_succeeds():
