@@ -11,7 +11,15 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from support.pipeline_repo import BIN, REPO_ROOT, TINY, copy_project, edit_params, run
+from support.pipeline_repo import (
+    BIN,
+    REPO_ROOT,
+    TINY,
+    copy_project,
+    edit_params,
+    environment,
+    run,
+)
 
 from gantrack.tracking.services import free_port
 
@@ -101,7 +109,10 @@ def test_evaluate_without_inception_weights_fails_cleanly(pipeline_copy, tmp_pat
     empty_keras_home = tmp_path / "keras_home"
     empty_keras_home.mkdir()
     command = [sys.executable, "pipeline/evaluate.py"]
-    environ_changes = {"KERAS_HOME": str(empty_keras_home)}
+    # No weights anywhere, and the Keras download refused at once (a closed local port as
+    # the proxy), whether or not this machine reaches the internet.
+    environ_changes = {"KERAS_HOME": str(empty_keras_home), "NO_PROXY": "", "no_proxy": ""}
+    environ_changes |= {name: "http://127.0.0.1:9" for name in ("HTTPS_PROXY", "https_proxy")}
     result = run_with(command, repo, environ_changes)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in result.stderr
@@ -116,8 +127,7 @@ def test_evaluate_without_inception_weights_fails_cleanly(pipeline_copy, tmp_pat
 
 
 def run_with(command, cwd: Path, changes: dict) -> subprocess.CompletedProcess:
-    from support.pipeline_repo import environment
-
+    """``command`` in ``cwd`` as :func:`support.pipeline_repo.run` would, with ``changes``."""
     return subprocess.run(
         command, cwd=cwd, env={**environment(cwd), **changes}, capture_output=True, text=True
     )
