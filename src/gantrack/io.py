@@ -76,7 +76,7 @@ def save_csv(rows: list[Mapping[str, Any]], path: Path | str) -> None:
 
 
 def csv_sink(path: Path | str):
-    """A sink for :class:`gantrack.gan.callbacks.EpochReport`: rewrites the whole CSV each epoch.
+    """A sink for :class:`gantrack.epoch_report.EpochReport`: rewrites the whole CSV each epoch.
 
     Rewriting (atomically) rather than appending keeps the file complete and parseable
     at every moment, even if training is killed mid-write.

@@ -17,7 +17,6 @@ from support.pipeline_repo import (
     TINY,
     copy_project,
     edit_params,
-    environment,
     run,
 )
 
@@ -113,7 +112,7 @@ def test_evaluate_without_inception_weights_fails_cleanly(pipeline_copy, tmp_pat
     # the proxy), whether or not this machine reaches the internet.
     environ_changes = {"KERAS_HOME": str(empty_keras_home), "NO_PROXY": "", "no_proxy": ""}
     environ_changes |= {name: "http://127.0.0.1:9" for name in ("HTTPS_PROXY", "https_proxy")}
-    result = run_with(command, repo, environ_changes)
+    result = run(command, repo, check=False, environ_changes=environ_changes)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "inception_v3_weights_tf_dim_ordering_tf_kernels.h5" in result.stderr
     assert "Traceback" not in result.stderr
@@ -124,10 +123,3 @@ def test_evaluate_without_inception_weights_fails_cleanly(pipeline_copy, tmp_pat
         if run.info.run_id not in runs_before
     ]
     assert [run.info.status for run in new] == ["FAILED"]
-
-
-def run_with(command, cwd: Path, changes: dict) -> subprocess.CompletedProcess:
-    """``command`` in ``cwd`` as :func:`support.pipeline_repo.run` would, with ``changes``."""
-    return subprocess.run(
-        command, cwd=cwd, env={**environment(cwd), **changes}, capture_output=True, text=True
-    )

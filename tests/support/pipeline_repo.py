@@ -58,10 +58,10 @@ def environment(cwd: Path, tracking_uri: str | None = None) -> dict:
     return environ
 
 
-def run(command, cwd, check=True, tracking_uri=None):
-    result = subprocess.run(
-        command, cwd=cwd, env=environment(cwd, tracking_uri), capture_output=True, text=True
-    )
+def run(command, cwd, check=True, tracking_uri=None, environ_changes=None):
+    """``command`` in the copy ``cwd`` (see :func:`environment`), plus ``environ_changes``."""
+    env = {**environment(cwd, tracking_uri), **(environ_changes or {})}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -321,7 +321,9 @@ def main(argv: list[str]) -> int:
     seed_params = arguments.seed_param or SEED_PARAMS
     recipes = seed_groups(runs, arguments.metric, direction, SEED_METRICS, seed_params)
     with atomic_path(arguments.output) as temporary:
-        report = render_report(table, recipes, images, experiments, arguments, direction)
+        report = render_report(
+            table, recipes, seed_params, images, experiments, arguments, direction
+        )
         temporary.write_text(report, encoding="utf-8")
     print(f"wrote {arguments.output} ({len(table)} runs, {len(images)} plots)")
     return 0
@@ -343,6 +345,7 @@ def search_runs(
 def render_report(
     table: pd.DataFrame,
     recipes: pd.DataFrame,
+    seed_params: Sequence[str],
     images: dict[str, str],
     experiments: list[str],
     arguments: argparse.Namespace,
@@ -363,7 +366,7 @@ def render_report(
         markdown_table(table),
     ]
     if (recipes["seeds"] > 1).any():  # a recipe measured over several seeds
-        seeds = ", ".join(arguments.seed_param or SEED_PARAMS)
+        seeds = ", ".join(seed_params)
         lines += [
             "",
             "## Over seeds",

@@ -102,7 +102,7 @@ def log_sampler(
     return retry_when_locked(mlflow.pyfunc.log_model)(
         name=name,
         python_model=str(SAMPLER_CODE),
-        artifacts={"generator": str(generator_file)},
+        artifacts={pyfunc_sampler.GENERATOR_ARTIFACT: str(generator_file)},
         signature=ModelSignature(inputs=Schema(columns), outputs=Schema([images])),
         input_example=pd.DataFrame(example),
         pip_requirements=pinned_requirements(),

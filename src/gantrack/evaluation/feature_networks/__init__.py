@@ -19,6 +19,7 @@ listing every place tried and how to obtain the file; none falls back to random 
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,8 +113,6 @@ def feature_network_from_params(name: str, params: Params, strategy=None) -> Fea
     batch is split across the replicas (:func:`gantrack.distribute.on_all_replicas`).
     ``$KERAS_HOME`` is read here: this runs at the edge, in a stage.
     """
-    from contextlib import nullcontext
-
     with strategy.scope() if strategy is not None else nullcontext():
         network = load_feature_network(
             name,
