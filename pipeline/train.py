@@ -19,6 +19,13 @@ def train(params: Params) -> None:
     save_model(result.generator, paths.generator / "last.keras")
     save_png(result.final_grid, paths.train_grid)
     log_artifacts(paths.train_log)
+    # Quality per CPU-minute: `compare` sets FID against these (reports/recipes.md).
+    log_metrics(
+        {
+            "training_seconds": result.training_seconds,
+            "training_images_per_second": result.images_seen / result.training_seconds,
+        }
+    )
     if result.best_epoch is not None:
         log_metrics({"best_epoch": result.best_epoch, "best_fid": result.best_fid})
         log_artifacts(paths.train_eval_log)

@@ -47,6 +47,12 @@ class EpochReport(keras.callbacks.Callback):
             for sink in self.sinks:
                 sink(int(row["epoch"]), row)
 
+    @property
+    def training_seconds(self) -> float:
+        """Seconds spent in the epochs so far, resumed ones included; in-training scoring,
+        which runs after this callback, is not counted."""
+        return float(sum(row["seconds"] for row in self.rows))
+
 
 def _duration(seconds: float) -> str:
     """``1 h 02 min``, ``4 min 05 s`` or ``12 s``."""

@@ -27,8 +27,10 @@ import pandas as pd
 KEY_METRICS = [
     *(f"evaluator.{name}" for name in ("fid", "fid_ci_low", "fid_ci_high", "inception_score")),
     *(f"evaluator.{name}" for name in ("kid", "precision", "recall", "classes_covered")),
+    "evaluator.smallest_class_share",
     "best_fid",
     "best_epoch",
+    "training_seconds",
 ]
 # Which way is better ("min": lower), by the metric's last name part (`evaluator.fid` -> `fid`).
 DIRECTION_BY_NAME = {
@@ -36,12 +38,20 @@ DIRECTION_BY_NAME = {
     **dict.fromkeys(("d_loss", "g_loss", "loss", "test_loss", "fid_train_test"), "min"),
     **dict.fromkeys(("inception_score", "precision", "recall", "density", "coverage"), "max"),
     **dict.fromkeys(("classes_covered", "accuracy", "test_accuracy"), "max"),
+    **dict.fromkeys(("smallest_class_share", "training_images_per_second"), "max"),
+    **dict.fromkeys(("largest_class_share", "training_seconds"), "min"),
     **dict.fromkeys(("real_inception_score",), "max"),
 }
 MAX_PARAM_PLOTS = 4
 # The GAN's seed: runs whose params differ only here are one recipe measured several times.
 SEED_PARAMS = ("train.seed",)
-SEED_METRICS = ("evaluator.inception_score", "evaluator.kid", "evaluator.classes_covered")
+SEED_METRICS = (
+    "evaluator.inception_score",
+    "evaluator.kid",
+    "evaluator.smallest_class_share",
+    "evaluator.largest_class_share",
+    "training_seconds",
+)
 
 
 def metric_direction(metric: str) -> str:

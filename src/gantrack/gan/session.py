@@ -65,6 +65,8 @@ class TrainingResult:
     final_grid: np.ndarray
     best_epoch: int | None  # None when in-training evaluation is off
     best_fid: float | None
+    training_seconds: float  # the epochs' time (resumed ones included), not in-training scoring
+    images_seen: int  # real images the discriminator saw: epochs x images per epoch
 
 
 def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> TrainingResult:
@@ -134,6 +136,8 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
         final_grid=grids.last_grid if grids.last_grid is not None else grids.draw(),
         best_epoch=None if evaluation is None else evaluation.best_epoch,
         best_fid=None if evaluation is None else evaluation.best_fid,
+        training_seconds=report.training_seconds,
+        images_seen=len(report.rows) * report.images_per_epoch,
     )
 
 

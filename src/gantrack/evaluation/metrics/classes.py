@@ -6,6 +6,7 @@ class frequency of the real labels. Then
 
     classes_covered = #{c : pᶜ ≥ threshold}
     class_kl        = KL(p ‖ q) = Σ_c pᶜ log(pᶜ / qᶜ)   in nats, with 0 · log 0 = 0
+    smallest_class_share = min_c pᶜ,  largest_class_share = max_c pᶜ
 
 KL is 0 when the generator reproduces the real class balance and log C when it puts
 everything in one class of C balanced ones. It needs qᶜ > 0 for every class: a class
@@ -28,6 +29,8 @@ from scipy.special import rel_entr
 class ClassStatistics(TypedDict):
     classes_covered: int
     class_kl: float
+    smallest_class_share: float
+    largest_class_share: float
     samples_per_class: list[int]
 
 
@@ -52,6 +55,9 @@ def class_statistics(
         "classes_covered": int(np.sum(generated_histogram >= threshold)),
         # rel_entr(p, q) = p log(p / q), and 0 where p = 0.
         "class_kl": float(rel_entr(generated_histogram, real_histogram).sum()),
+        # The rarest and commonest digit: 0.10 each when ten balanced classes are matched.
+        "smallest_class_share": float(generated_histogram.min()),
+        "largest_class_share": float(generated_histogram.max()),
         "samples_per_class": [int(count) for count in generated_counts],
     }
 

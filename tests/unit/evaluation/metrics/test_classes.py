@@ -31,6 +31,15 @@ def test_kl_of_a_skewed_histogram_against_unbalanced_real_labels():
     statistics = class_statistics(generated, np.array([0, 1, 1, 1]), num_classes=2)
     assert statistics["class_kl"] == pytest.approx(0.5 * np.log(3))
     assert statistics["samples_per_class"] == [3, 1]
+    assert statistics["smallest_class_share"] == 0.25
+    assert statistics["largest_class_share"] == 0.75
+
+
+def test_class_shares_of_a_balanced_and_a_collapsed_generator():
+    balanced = class_statistics(one_hot(np.arange(200) % 10), BALANCED_LABELS, 10)
+    assert balanced["smallest_class_share"] == balanced["largest_class_share"] == 0.1
+    collapsed = class_statistics(one_hot(np.full(50, 7)), BALANCED_LABELS, 10)
+    assert (collapsed["smallest_class_share"], collapsed["largest_class_share"]) == (0.0, 1.0)
 
 
 def test_only_the_argmax_counts():
