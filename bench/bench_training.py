@@ -10,13 +10,14 @@ a. ``plain-constant``: the TensorFlow DCGAN tutorial's loop, a ``@tf.function`` 
 a2. ``plain``: the same loop fed by gantrack's input pipeline (shuffle, batch, prefetch);
 b. ``gantrack``: ``train_gan`` with the train params of ``params.yaml`` (default settings)
    and no callbacks;
-c. ``gantrack+ema+logs``: the same with ``ema_decay`` (0.999) and the stage's per-epoch
-   callbacks: ``NonFiniteLossCheck``, ``EpochReport`` with its CSV sink, ``GridSnapshot``
-   writing a PNG and ``TrainingProgress``.
+c. ``gantrack+logs``: the same with the stage's per-epoch callbacks:
+   ``NonFiniteLossCheck``, ``EpochReport`` with its CSV sink, ``GridSnapshot`` writing a
+   PNG and ``TrainingProgress`` (the train stage's epoch, less MLflow's background sender);
+d. ``gantrack+ema+logs``: c with ``ema_decay`` (``--ema-decay``, 0.999).
 
 The ratios against ``plain-constant`` split the train stage's distance from a bare step
-into the input pipeline (``plain``), Keras's ``fit`` and the model (``gantrack``), and
-EMA with the callbacks; ``--deterministic`` adds op determinism.
+into the input pipeline (``plain``), Keras's ``fit`` and the model (``gantrack``), the
+stage's callbacks (``gantrack+logs``) and EMA; ``--deterministic`` adds op determinism.
 
 The trainers take turns, one epoch each per round, so a change in the machine's load
 hits all of them alike; the first ``--warmup`` rounds (tracing) are not timed, and each
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
             "plain-constant": constant,
             "plain": PlainLoop(config, image_shape, args.seed),
             "gantrack": GantrackFit(config, image_shape, args.seed),
+            "gantrack+logs": GantrackFit(config, image_shape, args.seed, Path(folder)),
             "gantrack+ema+logs": GantrackFit(
                 config.model_copy(update={"ema_decay": args.ema_decay}),
                 image_shape,

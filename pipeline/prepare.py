@@ -3,14 +3,12 @@
 import os
 import sys
 
-import mlflow
-
 from gantrack.config import Params
 from gantrack.data.datasets import load_dataset
 from gantrack.data.splits import data_card, prepare_splits, save_split
 from gantrack.io import keras_home, save_json
 from gantrack.stage import run_stage
-from gantrack.tracking.runs import log_metrics
+from gantrack.tracking.runs import log_dict, log_metrics, set_tag
 
 
 def prepare(params: Params) -> None:
@@ -30,8 +28,8 @@ def prepare(params: Params) -> None:
     save_split(params.paths.train_data, train)
     save_split(params.paths.test_data, test)
     save_json(card, params.paths.data_card)
-    mlflow.set_tag("gantrack.dataset_sha256", card["sha256"])
-    mlflow.log_dict(card, "data_card.json")
+    set_tag("gantrack.dataset_sha256", card["sha256"])
+    log_dict(card, "data_card.json")
     log_metrics({"num_skipped": card["num_skipped"]}, prefix="data")
     for skipped in card["skipped"]:
         print(f"skipped unreadable {skipped['file']}: {skipped['reason']}", file=sys.stderr)

@@ -16,7 +16,7 @@ from gantrack.gan.sampling import class_labels, generate_images, rows_by_class
 from gantrack.io import save_arrays
 from gantrack.stage import run_stage
 from gantrack.tracking.registry import log_generator, log_sampler, register_candidate
-from gantrack.tracking.runs import log_artifacts
+from gantrack.tracking.runs import log_artifacts, unless_store_lost
 
 
 def sample(params: Params) -> None:
@@ -39,15 +39,17 @@ def sample(params: Params) -> None:
     # The Keras model's signature is latent -> image: a conditional generator (a label input
     # too) is logged as the sampler only, whose requests carry the label.
     conditional = num_classes is not None
-    network = None if conditional else log_generator(generator)
-    sampler = log_sampler(generator_path, images.shape[1:], conditional=conditional)
-    if params.mlflow.registered_model:
-        tags = {"gantrack.generator": config.generator}
-        if network is not None:
-            tags["gantrack.generator_model"] = network.model_uri
-        version = register_candidate(sampler.model_uri, params.mlflow.registered_model, tags)
-        print(f"registered {version.name} version {version.version} as @candidate")
     print(f"sampled {len(images)} images from {generator_path} with seed {config.seed}")
+    with unless_store_lost("logging the generator models", params.mlflow.on_lost_server):
+        network = None if conditional else log_generator(generator)
+        sampler = log_sampler(generator_path, images.shape[1:], conditional=conditional)
+        if params.mlflow.registered_model:
+            tags = {"gantrack.generator": config.generator}
+            if network is not None:
+                tags["gantrack.generator_model"] = network.model_uri
+            model = params.mlflow.registered_model
+            version = register_candidate(sampler.model_uri, model, tags)
+            print(f"registered {version.name} version {version.version} as @candidate")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 import pytest
 import yaml
+from support.services import needs_postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +63,33 @@ def pipeline_copy(pipeline_repo, tmp_path) -> Path:
     repo = tmp_path / "pipeline"
     shutil.copytree(pipeline_repo[0], repo, symlinks=True)
     return repo
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        # About 1.5 min more: the cluster's start-up and a second, reusing execution.
+        pytest.param("postgresql", marks=[pytest.mark.slow, needs_postgres]),
+    ]
+)
+def tracking_server(request, world_readable_dir):
+    """A real `mlflow server` with proxied artifacts on a free loopback port, its store a
+    sqlite file or a PostgreSQL cluster of its own; all stopped by process group id."""
+    from support.services import TrackingServer, stop_services
+
+    from gantrack.tracking.services import free_port, start_mlflow_server, start_postgres
+
+    services = []
+    try:
+        if request.param == "postgresql":
+            services.append(start_postgres(world_readable_dir / "postgres", free_port()))
+            store_uri = services[0].url
+        else:
+            store_uri = f"sqlite:///{world_readable_dir / 'mlflow.db'}"
+        artifacts = world_readable_dir / "artifacts"
+        log = world_readable_dir / "mlflow-server.log"
+        services.append(start_mlflow_server(store_uri, artifacts, free_port(), log))
+        url = services[-1].url
+        yield TrackingServer(request.param, url, store_uri, artifacts, services, log)
+    finally:
+        stop_services(services)  # again after the test's own stop: a no-op then

@@ -139,7 +139,11 @@ class TrainConfig(_Section):
     seed: int = Field(ge=0)
     latent_dim: int = Field(ge=1)
     batch_size: int = Field(ge=1)
-    epochs: int = Field(ge=1)
+    # Training's length: whole passes over the train split, or real images shown to the
+    # discriminator (rounded up to whole epochs; travels across datasets). Set one, null
+    # the other.
+    epochs: int | None = Field(ge=1)
+    images: int | None = Field(ge=1)
     loss: Literal[LOSS_NAMES]
     # WGAN-GP's lambda: weight of E[(||grad D(x_hat)||_2 - 1)^2] (wgan_gp only).
     gradient_penalty_weight: float = Field(ge=0.0)
@@ -183,6 +187,12 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _stabilisers_fit_loss(self) -> TrainConfig:
+        if (self.epochs is None) == (self.images is None):
+            raise ValueError(
+                f"train.epochs is {self.epochs} and train.images is {self.images}: training's "
+                "length is one of them; set the other to null (e.g. epochs: null, "
+                "images: 48000)"
+            )
         if self.label_smoothing > 0 and self.loss not in CROSS_ENTROPY_LOSSES:
             raise ValueError(
                 f"train.label_smoothing is {self.label_smoothing} but train.loss is "
@@ -262,6 +272,10 @@ class MlflowConfig(_Section):
     registered_model: str | None = Field(
         min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
     )
+    # A store that goes away mid-stage: the stage finishes and writes its outputs either
+    # way, the unsent records stay spooled; "spool" then succeeds with a warning, "fail"
+    # exits with status 2 (README: "When the tracking server goes away").
+    on_lost_server: Literal["spool", "fail"]
 
 
 class GateConfig(_Section):

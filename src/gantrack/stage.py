@@ -19,10 +19,16 @@ from gantrack.errors import GantrackError
 from gantrack.tracking import lineage
 from gantrack.tracking.runs import (
     TrackingContext,
+    bound_http_requests,
     check_tracking_server,
+    flush,
     retry_when_locked,
+    spool_root,
     stage_run,
 )
+from gantrack.tracking.spool import Spool
+from gantrack.tracking.sync import replay_all
+from gantrack.tracking.tracker import Tracker, activated, active_tracker
 
 
 def run_stage(
@@ -30,8 +36,9 @@ def run_stage(
 ) -> None:
     """Validate ``params.yaml``, open this execution's MLflow run, and run ``body(params)``.
 
-    First a tracking server that does not answer stops the stage, and the run links the
-    reused stages upstream; afterwards the stage's run record is written. A
+    First a tracking server that does not answer stops the stage, runs spooled while a
+    store was away are replayed, and the run links the reused stages upstream; afterwards
+    the stage's run record is written. A
     :class:`GantrackError` is printed as one message and exits with status 2; anything else
     keeps its traceback. In a ``TF_CONFIG`` cluster only the chief writes (see
     :func:`run_as_worker`).
@@ -43,7 +50,9 @@ def run_stage(
             run_as_worker(name, body, params, worker_outputs, role)
             return
         context = TrackingContext.from_environment(os.environ, Path.cwd())
+        bound_http_requests(os.environ)
         check_tracking_server(context.tracking_uri)
+        replay_all(spool_root(context.repo_root), context.tracking_uri, say=print)
         # DVC names the stage it runs (reference@x is the DVC stage reference_evaluator).
         dvc_stage = os.environ.get("DVC_STAGE")
         with (
@@ -72,8 +81,12 @@ def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role)
                 "worker", artifact_location=Path(scratch, "artifacts").as_uri()
             )
             run_name = f"{name}-{role.task_type}-{role.task_index}"
-            with mlflow.start_run(experiment_id=experiment, run_name=run_name):
-                body(params)
+            with mlflow.start_run(experiment_id=experiment, run_name=run_name) as run:
+                spool = Spool.open(Path(scratch, "spool"), run.info.run_id, "worker")
+                tracker = Tracker(mlflow.MlflowClient(), spool, "worker store")
+                with activated(tracker):
+                    body(params)
+                tracker.close("FINISHED")
         finally:
             mlflow.set_tracking_uri(None)
 
@@ -81,7 +94,8 @@ def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role)
 @contextlib.contextmanager
 def recorded(run, folder: Path, stage: str, dvc_stage: str | None) -> Iterator[None]:
     """Link the reused stages upstream of ``dvc_stage`` into ``run``; after the block, write
-    this stage's run record (what the block logged) to ``<folder>/<stage>.json``."""
+    this stage's run record (what the block logged) to ``<folder>/<stage>.json``, from the
+    store, or from the tracker's account when the store went away."""
     from mlflow import MlflowClient
 
     client, run_id = MlflowClient(), run.info.run_id
@@ -91,9 +105,13 @@ def recorded(run, folder: Path, stage: str, dvc_stage: str | None) -> Iterator[N
         for record in lineage.records_to_link(records, run_id, tags):
             lineage.link_reused_stage(client, run_id, record)
             print(f"{record.stage}: reused; linked its run {record.run_id}")
+    flush()  # the run's opening tags are the store's before the snapshot
     before = retry_when_locked(lineage.snapshot_run)(client, run_id)
     yield
-    after = retry_when_locked(lineage.snapshot_run)(client, run_id)
+    if flush():
+        after = retry_when_locked(lineage.snapshot_run)(client, run_id)
+    else:  # the store went away: what the stage logged, by the tracker's account
+        after = lineage.snapshot_with(before, active_tracker().logged)
     record = lineage.stage_record(stage, run_id, run.info.experiment_id, before, after)
     lineage.save_record(record, folder / f"{stage}.json")
 

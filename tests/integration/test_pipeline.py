@@ -7,7 +7,6 @@ which tests only read; a test that runs DVC or edits params works on its own cop
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -26,9 +25,7 @@ from support.pipeline_repo import (
     record_of,
     run,
 )
-from support.services import needs_postgres, processes_in_group
-
-from gantrack.tracking.services import Service, free_port, start_mlflow_server, start_postgres
+from support.services import processes_in_group, stop_services
 
 
 def test_repro_writes_every_output(pipeline_repo):
@@ -161,48 +158,6 @@ def test_run_cache_restores_a_stage_with_its_record(pipeline_copy):
         assert "Stage 'evaluate' is cached - skipping run" in result.stdout
         assert record_of(repo, "evaluate")["run_id"] == producer.info.run_id
     assert len(mlflow_runs(repo)) == 2  # nothing ran that logs
-
-
-@dataclass
-class TrackingServer:
-    """A started MLflow server: the URI the pipeline logs to, and its own backend store."""
-
-    backend: str  # "sqlite" or "postgresql"
-    url: str
-    store_uri: str
-    artifacts: Path
-    services: list[Service]  # in start order
-
-
-def stop_services(services: list[Service]) -> None:
-    """Stop by process group id, the MLflow server before the database it writes to."""
-    for service in reversed(services):
-        service.stop()
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        # About 1.5 min more: the cluster's start-up and a second, reusing execution.
-        pytest.param("postgresql", marks=[pytest.mark.slow, needs_postgres]),
-    ]
-)
-def tracking_server(request, world_readable_dir):
-    """A real `mlflow server` with proxied artifacts on a free loopback port, its store a
-    sqlite file or a PostgreSQL cluster of its own; all stopped by process group id."""
-    services: list[Service] = []
-    try:
-        if request.param == "postgresql":
-            services.append(start_postgres(world_readable_dir / "postgres", free_port()))
-            store_uri = services[0].url
-        else:
-            store_uri = f"sqlite:///{world_readable_dir / 'mlflow.db'}"
-        artifacts = world_readable_dir / "artifacts"
-        log = world_readable_dir / "mlflow-server.log"
-        services.append(start_mlflow_server(store_uri, artifacts, free_port(), log))
-        yield TrackingServer(request.param, services[-1].url, store_uri, artifacts, services)
-    finally:
-        stop_services(services)  # again after the test's own stop: a no-op then
 
 
 def run_status_in_store(store_uri: str, run_id: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ that :func:`gantrack.tracking.services.start_postgres` does; the process checks 
 import importlib.util
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,21 @@ def start_s3_emulator(port: int, log_path: Path, timeout: float = 60.0) -> Servi
     service = Service("S3 emulator (moto)", process, f"http://{LOOPBACK}:{port}", log_path)
     wait_until(lambda: answers_http(f"{service.url}/moto-api/"), service, timeout, "answer")
     return service
+
+
+@dataclass
+class TrackingServer:
+    """A started MLflow server: the URI the pipeline logs to, and its own backend store."""
+
+    backend: str  # "sqlite" or "postgresql"
+    url: str
+    store_uri: str
+    artifacts: Path
+    services: list[Service]  # in start order
+    log: Path
+
+
+def stop_services(services: list[Service]) -> None:
+    """Stop by process group id, the MLflow server before the database it writes to."""
+    for service in reversed(services):
+        service.stop()

@@ -25,6 +25,17 @@ def error_for(raw) -> str:
     return str(caught.value)
 
 
+@pytest.mark.parametrize("epochs, images", [(12, 48_000), (None, None)])
+def test_training_length_is_epochs_or_images_never_both(raw_params, epochs, images):
+    raw_params["train"].update(epochs=epochs, images=images)
+    assert "training's length is one of them" in error_for(raw_params)
+
+
+def test_training_length_may_be_given_in_images(raw_params):
+    raw_params["train"].update(epochs=None, images=48_000)
+    assert parse_params(raw_params).train.images == 48_000
+
+
 def test_unknown_key_names_path_and_allowed_keys(raw_params):
     raw_params["train"]["epoch"] = 50
     message = error_for(raw_params)

@@ -41,7 +41,13 @@ from gantrack.gan.checkpoints import (
     share_chiefs_resume,
 )
 from gantrack.gan.sampling import class_labels, generator_inputs, grid_inputs, latent_vectors
-from gantrack.gan.training import build_gan, build_state, images_per_epoch, train_gan
+from gantrack.gan.training import (
+    build_gan,
+    build_state,
+    images_per_epoch,
+    train_gan,
+    training_epochs,
+)
 from gantrack.io import atomic_path, save_model
 
 # The ``paths`` keys a non-chief worker of a multi_worker cluster writes to scratch instead.
@@ -74,6 +80,10 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     config, paths = params.train, params.paths
     deterministic_ops()  # bit-identical resume needs deterministic kernels
     split = load_split(paths.train_data)  # images (N, H, W, C) in [-1, 1], labels (N,)
+    if config.images is not None:
+        epochs = training_epochs(config, len(split.images))
+        print(f"train.images {config.images:,}: {epochs} epochs of {len(split.images):,} images")
+        config = config.model_copy(update={"epochs": epochs})
     # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
     num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
     # Variables made in the strategy's scope are mirrored; fit() then runs every step on

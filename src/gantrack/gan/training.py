@@ -155,6 +155,16 @@ def build_state(gan: GAN) -> None:
         gan.discriminator_optimizer.build(gan.discriminator.trainable_variables)
 
 
+def training_epochs(config: TrainConfig, num_images: int) -> int:
+    """``train.epochs``, or the whole epochs that show ``train.images`` real images:
+    ⌈images / images per epoch⌉ (an epoch shows fewer than ``num_images`` when the last
+    batch is dropped)."""
+    if config.epochs is not None:
+        return config.epochs
+    per_epoch = images_per_epoch(num_images, config.batch_size, config.critic_steps)
+    return max(1, -(-config.images // per_epoch))
+
+
 def train_gan(
     gan: GAN,
     images: np.ndarray,

@@ -59,6 +59,17 @@ class RunSnapshot:
     models: frozenset[str] = frozenset()
 
 
+def snapshot_with(before: RunSnapshot, logged) -> RunSnapshot:
+    """``before`` plus what a stage logged (a :class:`~gantrack.tracking.tracker.Logged`):
+    the run as it will be once its spool is replayed. Models are not spooled."""
+    return RunSnapshot(
+        metrics=before.metrics | frozenset(logged.metrics),
+        tags={**before.tags, **logged.tags},
+        artifacts=before.artifacts | frozenset(logged.artifacts),
+        models=before.models,
+    )
+
+
 def stage_record(
     stage: str, run_id: str, experiment_id: str, before: RunSnapshot, after: RunSnapshot
 ) -> StageRecord:

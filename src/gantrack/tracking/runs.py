@@ -5,8 +5,10 @@ the pid and start time of the ``dvc`` process that launched them. The first stag
 the run tagged with the key; later stages find it by the tag. A stage run outside DVC gets
 a run of its own. The default store is ``<DVC_ROOT>/mlflow.db``: DVC sets ``DVC_ROOT`` to
 the original repository even for ``--temp`` and queued experiments, so all runs land in
-one store. Writes retry while a sqlite store is locked (parallel queue workers), and a
-tracking server is checked with a short timeout before a stage does any work.
+one store. Opening the run retries while a sqlite store is locked (parallel queue
+workers), and a tracking server is checked with a short timeout before a stage does any
+work. Everything logged after that goes through the run's spool and a background sender
+(:mod:`gantrack.tracking.tracker`): a store that goes away mid-run costs no work.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import contextlib
 import functools
 import random
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -25,6 +28,15 @@ from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
 from gantrack.config import Params, flatten_params
 from gantrack.errors import GantrackError
+from gantrack.tracking.spool import Spool
+from gantrack.tracking.tracker import (
+    Tracker,
+    activated,
+    active_tracker,
+    is_locked_error,
+    is_permanent,
+    one_line,
+)
 
 DEFAULT_EXPERIMENT = "gantrack"
 EXECUTION_KEY_TAG = "gantrack.execution_key"
@@ -36,6 +48,12 @@ LOCK_RETRY_ATTEMPTS = 7
 LOCK_RETRY_FIRST_DELAY_S = 1.0
 LOCK_RETRY_MAX_DELAY_S = 8.0
 SERVER_CHECK_TIMEOUT_S = 5.0
+# One HTTP call to the store gives up after about 3 x 10 s (+ 1 + 2 s of backoff).
+HTTP_REQUEST_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 
 Result = TypeVar("Result")
 Arguments = ParamSpec("Arguments")
@@ -43,15 +61,6 @@ Arguments = ParamSpec("Arguments")
 
 class TrackingStoreError(GantrackError):
     """The MLflow store cannot be reached or stays locked."""
-
-
-def is_locked_error(error: BaseException | None) -> bool:
-    """True for sqlite's "database (table) is locked", raw or wrapped by MLflow/SQLAlchemy."""
-    while error is not None:
-        if "database is locked" in str(error) or "database table is locked" in str(error):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
 
 
 def retry_when_locked(
@@ -206,7 +215,10 @@ def stage_run(
     """Open (or re-open) this execution's MLflow run for ``stage``; yields the active run.
 
     Logs the flattened params and tags (git commit and dirty flag, DVC experiment and
-    baseline, dataset, the stages run so far). An exception inside marks the run FAILED.
+    baseline, dataset, the stages run so far). Everything logged inside goes through a
+    :class:`~gantrack.tracking.tracker.Tracker` and the run's spool; an exception inside
+    ends the run FAILED. A store that went away mid-run is reported in one line when the
+    block ends (:func:`report_lost_store`), after the stage's outputs are written.
     """
     import mlflow
 
@@ -215,24 +227,104 @@ def stage_run(
     # A DVC experiment keeps its own name; a plain `dvc repro` is named by its code.
     name = context.dvc_experiment or run_name(commit, dirty, branch)
     run = retry_when_locked(_open_run)(context, name)
+    spool = Spool.open(spool_root(context.repo_root), run.info.run_id, context.tracking_uri, stage)
+    tracker = Tracker(mlflow.MlflowClient(context.tracking_uri), spool, context.tracking_uri)
+    with activated(tracker):
+        try:
+            tags = {
+                EXECUTION_KEY_TAG: context.execution_key,
+                STAGES_TAG: ",".join(filter(None, [run.data.tags.get(STAGES_TAG), stage])),
+                MLFLOW_GIT_COMMIT: commit,
+                "gantrack.git_dirty": None if dirty is None else str(dirty).lower(),
+                "dvc.experiment": context.dvc_experiment,
+                "dvc.baseline": context.dvc_baseline,
+                "gantrack.dataset": params.data.dataset,
+            }
+            tracker.set_tags({key: value for key, value in tags.items() if value is not None})
+            tracker.log_params(flatten_params(params))
+            yield run
+        except BaseException:
+            _end(tracker, "FAILED")
+            raise
+        pending = _end(tracker, "FINISHED")
+    if pending:
+        report_lost_store(stage, tracker, pending, params.mlflow.on_lost_server)
+
+
+def _end(tracker: Tracker, status: str) -> int:
+    """End the run through the tracker; forget MLflow's own handle on it without a call."""
+    pending = tracker.close(status)
+    _forget_active_run()
+    return pending
+
+
+def _forget_active_run() -> None:
+    """Drop the run from MLflow's stack of active runs without calling the store.
+
+    The tracker has already ended the run (or spooled its end); ``mlflow.end_run`` would
+    call the store again, and at exit MLflow's atexit hook would, possibly ending a run
+    whose spool is not replayed yet. MLflow has no public call for this; a test checks it.
+    """
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    if stack:
+        stack.pop()
+
+
+def report_lost_store(stage: str, tracker: Tracker, pending: int, on_lost_server: str) -> None:
+    """One line: the store went away, N calls are spooled, how to replay them.
+
+    ``on_lost_server`` ``"fail"`` raises :class:`TrackingStoreError` (exit 2; the outputs
+    and the spool are kept), ``"spool"`` prints a warning and the stage succeeds.
+    """
+    message = (
+        f"the MLflow store {tracker.store} went away during the run ({tracker.lost_reason}); "
+        f"{pending} records are spooled in {tracker.spool.folder}; the outputs are written. "
+        "Replay them into the same run with `python -m gantrack sync` once it is back "
+        "(the next stage that reaches it does so too)"
+    )
+    if on_lost_server == "fail":
+        raise TrackingStoreError(message + " [mlflow.on_lost_server: fail]")
+    print(f"gantrack {stage}: warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def unless_store_lost(what: str, on_lost_server: str) -> Iterator[None]:
+    """Run a block of direct MLflow calls that are not spooled (logging a model, which is
+    many files and a registry entry). If the store stops answering inside it, say in one
+    line what was skipped and how to redo it; with ``on_lost_server`` ``"fail"``, raise
+    :class:`TrackingStoreError` instead. Errors of the calls themselves propagate."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
     try:
-        tags = {
-            EXECUTION_KEY_TAG: context.execution_key,
-            STAGES_TAG: ",".join(filter(None, [run.data.tags.get(STAGES_TAG), stage])),
-            MLFLOW_GIT_COMMIT: commit,
-            "gantrack.git_dirty": None if dirty is None else str(dirty).lower(),
-            "dvc.experiment": context.dvc_experiment,
-            "dvc.baseline": context.dvc_baseline,
-            "gantrack.dataset": params.data.dataset,
-        }
-        tags = {key: value for key, value in tags.items() if value is not None}
-        retry_when_locked(mlflow.set_tags)(tags)
-        retry_when_locked(mlflow.log_params)(flatten_params(params))
-        yield run
-    except BaseException:
-        retry_when_locked(mlflow.end_run)("FAILED")
-        raise
-    retry_when_locked(mlflow.end_run)("FINISHED")
+        yield
+    except (MlflowException, requests.RequestException, OSError, TrackingStoreError) as error:
+        if is_permanent(error):
+            raise
+        message = (
+            f"{what} was skipped: the MLflow store {active_tracker().store} did not answer "
+            f"({one_line(error)}); once it is back, `dvc repro --force <stage>` logs it"
+        )
+        if on_lost_server == "fail":
+            raise TrackingStoreError(message + " [mlflow.on_lost_server: fail]") from None
+        print(f"gantrack: warning: {message}", file=sys.stderr)
+
+
+def spool_root(repo_root: Path) -> Path:
+    """Where runs' spools live: ``<repo>/.gantrack/spool`` (git-ignored)."""
+    return Path(repo_root) / ".gantrack" / "spool"
+
+
+def bound_http_requests(environ: MutableMapping[str, str]) -> None:
+    """The project's bounds on MLflow's HTTP calls, unless the user set their own.
+
+    MLflow's defaults (a 120 s timeout, 7 retries with exponential backoff) make one call
+    to a dead server take minutes; the tracker retries on its own schedule instead.
+    """
+    for name, value in HTTP_REQUEST_BOUNDS.items():
+        environ.setdefault(name, value)
 
 
 def _open_run(context: TrackingContext, name: str | None):
@@ -267,8 +359,6 @@ def _open_run(context: TrackingContext, name: str | None):
 
 def log_metrics(metrics: Mapping[str, Any], step: int | None = None, prefix: str = "") -> None:
     """Log numeric values (nested dicts flattened with dots); non-numbers are skipped."""
-    import mlflow
-
     flat: dict[str, float] = {}
 
     def walk(name: str, value: Any) -> None:
@@ -279,11 +369,11 @@ def log_metrics(metrics: Mapping[str, Any], step: int | None = None, prefix: str
             flat[name] = float(value)
 
     walk(prefix, metrics)
-    retry_when_locked(mlflow.log_metrics)(flat, step=step)
+    active_tracker().log_metrics(flat, step=step)
 
 
 def epoch_metrics_sink(prefix: str = "") -> Callable[[int, Mapping[str, float]], None]:
-    """A sink for :class:`gantrack.gan.callbacks.EpochReport`: each epoch's row, step = epoch."""
+    """A sink for :class:`gantrack.epoch_report.EpochReport`: each epoch's row, step = epoch."""
 
     def sink(epoch: int, row: Mapping[str, float]) -> None:
         row = {key: value for key, value in row.items() if key != "epoch"}
@@ -294,25 +384,30 @@ def epoch_metrics_sink(prefix: str = "") -> Callable[[int, Mapping[str, float]],
 
 def grid_image_sink(folder: str) -> Callable[[int, Any], None]:
     """A sink for :class:`gantrack.gan.callbacks.GridSnapshot`: ``<folder>/epoch_007.png``."""
-    import mlflow
 
     def sink(epoch: int, grid: Any) -> None:
-        retry_when_locked(mlflow.log_image)(grid, artifact_file=f"{folder}/epoch_{epoch:03d}.png")
+        active_tracker().log_image(grid, artifact_file=f"{folder}/epoch_{epoch:03d}.png")
 
     return sink
 
 
 def log_artifacts(*paths: Path, folder: str | None = None) -> None:
-    import mlflow
-
+    """Log files as they are now (the spool keeps a copy until the store has it)."""
     for path in paths:
-        retry_when_locked(mlflow.log_artifact)(str(path), artifact_path=folder)
+        active_tracker().log_artifact(Path(path), folder)
+
+
+def log_dict(dictionary: Mapping[str, Any], artifact_file: str) -> None:
+    active_tracker().log_dict(dictionary, artifact_file)
 
 
 def set_tag(key: str, value: str) -> None:
-    import mlflow
+    active_tracker().set_tags({key: value})
 
-    retry_when_locked(mlflow.set_tag)(key, value)
+
+def flush() -> bool:
+    """Wait until the store has everything logged so far; False if it is not answering."""
+    return active_tracker().flush()
 
 
 def is_server(tracking_uri: str) -> bool:

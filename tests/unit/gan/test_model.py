@@ -12,6 +12,7 @@ from gantrack.gan.training import (
     images_per_epoch,
     steps_per_epoch,
     train_gan,
+    training_epochs,
 )
 
 
@@ -121,6 +122,14 @@ def test_dataset_drops_partial_batch_and_rejects_oversized_batch():
     assert images_per_epoch(10, 4) == 8 and steps_per_epoch(20, 4, critic_steps=2) == 2
     with pytest.raises(ValueError, match=r"lower train\.batch_size"):
         image_dataset(images, 11, seed=0)
+
+
+def test_a_budget_in_images_becomes_whole_epochs(params):
+    by_images = params.train.model_copy(update={"epochs": None, "images": 48_000})
+    assert training_epochs(by_images, 4_000) == 12  # batch 32: 4,000 images an epoch
+    assert training_epochs(by_images, 56_000) == 1  # Fashion-MNIST: under one epoch
+    assert training_epochs(by_images, 30_000) == 2  # 29,984 an epoch: rounded up
+    assert training_epochs(params.train, 56_000) == params.train.epochs
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():

@@ -211,3 +211,24 @@ def test_unreachable_server_is_named_at_once():
         check_tracking_server(uri, timeout=2.0)
     assert time.monotonic() - started < 10
     check_tracking_server("sqlite:///nowhere/mlflow.db")  # not a server: nothing to check
+
+
+def test_model_logging_is_skipped_with_one_line_when_the_store_goes_away(
+    context, params, tmp_path, capsys
+):
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    from gantrack.tracking.runs import unless_store_lost
+
+    gone = MlflowException("API request to http://127.0.0.1:5000 failed: refused")
+    with stage_run("sample", params, context, work_dir=tmp_path):
+        with unless_store_lost("logging the generator models", "spool"):
+            raise gone
+        assert "logging the generator models was skipped" in capsys.readouterr().err
+        failing = unless_store_lost("logging the generator models", "fail")
+        with pytest.raises(TrackingStoreError, match="on_lost_server: fail"), failing:
+            raise gone
+        refused = MlflowException("bad name", error_code=INVALID_PARAMETER_VALUE)
+        for error in (refused, ValueError("a bug of ours")):  # not the store's absence
+            with pytest.raises(type(error)), unless_store_lost("logging", "spool"):
+                raise error

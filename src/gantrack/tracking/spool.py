@@ -1,0 +1,185 @@
+"""A run's durable journal of tracking calls, kept until the store acknowledges them.
+
+Every metric, param, tag and artifact a stage logs is first appended here, then sent (see
+:mod:`gantrack.tracking.tracker`). A tracking server that goes away mid-run therefore costs
+nothing: what it did not acknowledge stays in the journal, and :func:`replay` sends it
+later into the same run (``python -m gantrack sync``, or the next stage that reaches it).
+
+Layout of one run's spool, ``<root>/<run_id>/``::
+
+    run.json        {"run_id", "tracking_uri", "stage"}
+    journal.jsonl   one JSON object per line, appended with flush + fsync:
+                      {"seq": 3, "kind": "metrics", "time_ms": ..., "data": {...}}  a call
+                      {"done": 3}                          the store acknowledged call 3
+                      {"rejected": 3, "error": "..."}      the store refused it for good
+    files/<seq>/    copies of logged files (a stage may rewrite its outputs afterwards)
+
+A killed process loses at most the line it was writing: a torn last line is skipped.
+Replay is idempotent: an acknowledged call is never sent again, and a call sent but not
+yet acknowledged when the process died is harmless to resend (metrics keep their original
+timestamp and MLflow's store drops exact duplicates; params, tags, artifacts and the run's
+end overwrite themselves with the same values).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+JOURNAL = "journal.jsonl"
+RUN_FILE = "run.json"
+KINDS = ("metrics", "params", "tags", "artifact", "end")
+# MLflow's limits for one log_batch call.
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
+
+
+@dataclass(frozen=True)
+class SpoolRecord:
+    """One tracking call: ``kind`` (one of :data:`KINDS`) and its ``data``, made at ``time_ms``."""
+
+    seq: int
+    kind: str
+    time_ms: int
+    data: Mapping[str, Any]
+
+
+class Spool:
+    """The journal of one MLflow run (thread-safe: the stage appends, a sender acknowledges)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        info = json.loads((self.folder / RUN_FILE).read_text(encoding="utf-8"))
+        self.run_id: str = info["run_id"]
+        self.tracking_uri: str = info["tracking_uri"]
+        self.stage: str | None = info.get("stage")
+        self._lock = threading.Lock()
+        self._next_seq = max((record.seq for record in self.records()), default=0) + 1
+
+    @classmethod
+    def open(cls, root: Path, run_id: str, tracking_uri: str, stage: str | None = None) -> Spool:
+        """The spool of ``run_id`` under ``root``, created if new (kept if it exists)."""
+        folder = Path(root) / run_id
+        if not (folder / RUN_FILE).exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            info = {"run_id": run_id, "tracking_uri": tracking_uri, "stage": stage}
+            temporary = folder / f".{RUN_FILE}.tmp"
+            temporary.write_text(json.dumps(info), encoding="utf-8")
+            temporary.replace(folder / RUN_FILE)
+        return cls(folder)
+
+    def append(
+        self, kind: str, data: Mapping[str, Any], files: Mapping[str, Path] | None = None
+    ) -> SpoolRecord:
+        """Journal a call before it is sent; ``files`` (name -> path) are copied in first,
+        and the record's ``data["file"]`` names the copy (relative to the spool)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown spool record kind {kind!r}; known: {', '.join(KINDS)}")
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq += 1
+            data = dict(data)
+            for name, source in (files or {}).items():
+                copy = self.folder / "files" / str(seq) / name
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, copy)
+                data["file"] = copy.relative_to(self.folder).as_posix()
+            record = SpoolRecord(seq, kind, int(time.time() * 1000), data)
+            line = {"seq": seq, "kind": kind, "time_ms": record.time_ms, "data": data}
+            self._write(line)
+        return record
+
+    def acknowledge(self, seq: int) -> None:
+        """The store has the call ``seq``: never send it again."""
+        with self._lock:
+            self._write({"done": seq})
+
+    def reject(self, seq: int, error: str) -> None:
+        """The store refused ``seq`` for good (a bad request): keep it, but do not resend."""
+        with self._lock:
+            self._write({"rejected": seq, "error": error})
+
+    def records(self) -> list[SpoolRecord]:
+        """Every call journaled, in order."""
+        return [
+            SpoolRecord(line["seq"], line["kind"], line["time_ms"], line["data"])
+            for line in self._lines()
+            if "kind" in line
+        ]
+
+    def pending(self) -> list[SpoolRecord]:
+        """The calls the store has neither acknowledged nor refused, in order."""
+        settled = set()
+        for line in self._lines():
+            settled.update(line[key] for key in ("done", "rejected") if key in line)
+        return [record for record in self.records() if record.seq not in settled]
+
+    def rejected(self) -> list[tuple[int, str]]:
+        return [(line["rejected"], line["error"]) for line in self._lines() if "rejected" in line]
+
+    def file(self, record: SpoolRecord) -> Path:
+        return self.folder / record.data["file"]
+
+    def remove(self) -> None:
+        """Delete the spool (call once nothing is pending)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _write(self, line: Mapping[str, Any]) -> None:
+        with open(self.folder / JOURNAL, "a", encoding="utf-8") as journal:
+            journal.write(json.dumps(line, allow_nan=True) + "\n")
+            journal.flush()
+            os.fsync(journal.fileno())
+
+    def _lines(self) -> Iterator[dict[str, Any]]:
+        path = self.folder / JOURNAL
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as journal:
+            for text in journal:
+                try:
+                    yield json.loads(text)
+                except json.JSONDecodeError:
+                    continue  # the torn last line of a killed process
+
+
+def spools(root: Path) -> list[Spool]:
+    """Every run's spool under ``root`` (oldest first)."""
+    if not Path(root).is_dir():
+        return []
+    folders = [folder for folder in Path(root).iterdir() if (folder / RUN_FILE).is_file()]
+    return [Spool(folder) for folder in sorted(folders, key=lambda f: f.stat().st_mtime)]
+
+
+def send(client, spool: Spool, record: SpoolRecord) -> None:
+    """Make the call ``record`` with an ``MlflowClient``: the one place records become calls."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    run_id, data = spool.run_id, record.data
+    if record.kind == "metrics":
+        step = data.get("step") or 0
+        values = data["metrics"].items()
+        metrics = [Metric(key, float(value), record.time_ms, step) for key, value in values]
+        for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+            client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
+    elif record.kind == "params":
+        params = [Param(key, str(value)) for key, value in data["params"].items()]
+        for start in range(0, len(params), MAX_PARAMS_PER_BATCH):
+            client.log_batch(run_id, params=params[start : start + MAX_PARAMS_PER_BATCH])
+    elif record.kind == "tags":
+        tags = [RunTag(key, str(value)) for key, value in data["tags"].items()]
+        for start in range(0, len(tags), MAX_TAGS_PER_BATCH):
+            client.log_batch(run_id, tags=tags[start : start + MAX_TAGS_PER_BATCH])
+    elif record.kind == "artifact":
+        client.log_artifact(run_id, str(spool.file(record)), data.get("artifact_path"))
+    elif record.kind == "end":
+        client.set_terminated(run_id, data["status"], end_time=record.time_ms)
+    else:
+        raise ValueError(f"unknown spool record kind {record.kind!r}")
