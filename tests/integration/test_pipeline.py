@@ -327,3 +327,13 @@ def test_two_queued_experiments_run_in_parallel(pipeline_copy):
             assert key in run_info.data.metrics, (run_info.info.run_name, key)
         history = client.get_metric_history(run_info.info.run_id, "eval.fid")
         assert [point.step for point in history] == list(range(1, epochs + 1))
+
+
+def test_a_budget_in_images_sets_the_epochs(pipeline_copy):
+    """`train.images` instead of `train.epochs`: 480 images of a 160-image split, 3 epochs."""
+    repo = pipeline_copy
+    edit_params(repo, {"train": {"epochs": None, "images": 480}})
+    result = run([str(BIN / "dvc"), "repro", "--single-item", "train"], repo)
+    assert "train.images 480: 3 epochs of 160 images" in result.stdout
+    log_lines = (repo / "reports/train_log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log_lines[1:]] == ["1", "2", "3"]

@@ -2,7 +2,8 @@
 
 
 def tiny_train_config(params, **changes):
-    """``params.train`` shrunk for a step on a tiny batch (latent 8, batch 4, one epoch)."""
+    """``params.train`` shrunk for a step on a tiny batch (latent 8, batch 4, one epoch),
+    unconditional unless a test asks (the default is conditional: it needs labels)."""
     return params.train.model_copy(
-        update={"latent_dim": 8, "batch_size": 4, "epochs": 1, **changes}
+        update={"latent_dim": 8, "batch_size": 4, "epochs": 1, "conditional": False, **changes}
     )

@@ -31,6 +31,10 @@ TINY = {
     "data": {"max_images_per_class": 20},
     "evaluator": {"epochs": 1, "batch_size": 32},
     "train": {
+        # Unconditional: these tests check that path in full (both logged models); the
+        # conditional default's own checks are test_conditional, test_checkpoint and the
+        # slow default-quality test.
+        "conditional": False,
         "epochs": 2,
         "batch_size": 16,
         "grid_rows": 2,

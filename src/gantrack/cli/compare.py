@@ -158,6 +158,30 @@ def metric_against_param(ranked: pd.DataFrame, metric: str, param: str) -> pd.Da
     return data.sort_values(param, kind="stable").reset_index(drop=True)
 
 
+def recipe_columns(runs: pd.DataFrame, seed_params: Sequence[str] = SEED_PARAMS) -> list[str]:
+    """The ``params.*`` columns that tell recipes apart: those that differ between runs,
+    less the seed params (runs that differ only in those are one recipe)."""
+    seeds = {f"params.{name}" for name in seed_params}
+    return [
+        column
+        for column in runs.filter(regex=r"^params\.").columns
+        if column not in seeds and runs[column].nunique(dropna=False) > 1
+    ]
+
+
+def recipe_labels(runs: pd.DataFrame, seed_params: Sequence[str] = SEED_PARAMS) -> pd.Series:
+    """Each run's recipe as text, ``"train.batch_size=16, train.ema_decay=None"`` ("" when
+    no param differs)."""
+    columns = recipe_columns(runs, seed_params)
+    parts = [column[7:] + "=" + runs[column].fillna("").astype(str) for column in columns]
+    if not parts:
+        return pd.Series("", index=runs.index, name="recipe")
+    labels = parts[0]
+    for part in parts[1:]:
+        labels = labels + ", " + part
+    return labels.rename("recipe")
+
+
 def seed_groups(
     runs: pd.DataFrame,
     metric: str,
@@ -172,12 +196,7 @@ def seed_groups(
     (``<metric> median`` ...). Rows best first by the ranking metric's median. A single
     GAN run proves little: the spread between seeds is the noise any comparison must beat.
     """
-    seeds = {f"params.{name}" for name in seed_params}
-    recipe = [
-        column
-        for column in runs.filter(regex=r"^params\.").columns
-        if column not in seeds and runs[column].nunique(dropna=False) > 1
-    ]
+    recipe = recipe_columns(runs, seed_params)
     # Group keys as text (a missing param is its own value), named as in the table.
     keys = [runs[column].fillna("").astype(str).rename(column[7:]) for column in recipe]
     everything = pd.Series("", index=runs.index, name="recipe")  # no recipe differs: one group
@@ -190,6 +209,17 @@ def seed_groups(
     table = table.sort_values(f"{metric} median", ascending=ascending, kind="stable")
     table = table.reset_index()
     return table if keys else table.drop(columns="recipe")
+
+
+def median_curves(curves: pd.DataFrame, recipes: pd.Series) -> pd.DataFrame:
+    """A metric's history per recipe: rows recipes, columns steps, cells the median over
+    the recipe's seeds. ``curves`` has one row per run (index as ``recipes``'), one column
+    per step; a step that a run did not log is left out of that run's median.
+
+    With the in-training FID every few epochs this is quality against training time at
+    every budget the runs passed through, not just their last one.
+    """
+    return curves.groupby(recipes.loc[curves.index]).median()
 
 
 # ---- edges: MLflow and files ----
@@ -330,13 +360,28 @@ def main(argv: list[str]) -> int:
     images = write_plots(ranked, arguments, params)
     seed_params = arguments.seed_param or SEED_PARAMS
     recipes = seed_groups(runs, arguments.metric, direction, SEED_METRICS, seed_params)
+    histories = metric_histories(runs, arguments.curve)
+    curves = median_curves(histories, recipe_labels(runs, seed_params))
     with atomic_path(arguments.output) as temporary:
         report = render_report(
-            table, recipes, seed_params, images, experiments, arguments, direction
+            table, recipes, seed_params, images, experiments, arguments, direction, curves
         )
         temporary.write_text(report, encoding="utf-8")
     print(f"wrote {arguments.output} ({len(table)} runs, {len(images)} plots)")
     return 0
+
+
+def metric_histories(runs: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One row per run that logged ``key`` (index as ``runs``'), one column per step."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    rows = {
+        index: {point.step: point.value for point in points}
+        for index, run_id in runs["run_id"].items()
+        if (points := client.get_metric_history(run_id, key))
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index(axis=1)
 
 
 def search_runs(
@@ -360,8 +405,10 @@ def render_report(
     experiments: list[str],
     arguments: argparse.Namespace,
     direction: str,
+    curves: pd.DataFrame | None = None,
 ) -> str:
-    """The Markdown report: what was compared, the table, then one section per plot."""
+    """The Markdown report: what was compared, the table, the recipes over seeds and
+    their median curves, then one section per plot."""
     selection = f"experiments {', '.join(experiments)}"
     if arguments.dvc_exp:
         selection += f"; DVC experiments {', '.join(arguments.dvc_exp)}"
@@ -384,6 +431,17 @@ def render_report(
             f"Runs that differ only in {seeds}, grouped: median, min and max over the seeds.",
             "",
             markdown_table(recipes),
+        ]
+    if curves is not None and not curves.empty and len(curves) > 1:
+        steps = curves.rename(columns=lambda step: f"{arguments.curve} @ {step}")
+        lines += [
+            "",
+            f"## `{arguments.curve}` by step, median over seeds",
+            "",
+            "Each recipe's history at every step it logged: the metric against training "
+            "time (step = epoch), for every budget its runs passed through.",
+            "",
+            markdown_table(steps.reset_index()),
         ]
     for title, image in images.items():
         lines += ["", f"## {title}", "", f"![{title}]({image})"]

@@ -11,9 +11,11 @@ from gantrack.cli.compare import (
     format_cell,
     main,
     markdown_table,
+    median_curves,
     metric_against_param,
     metric_direction,
     rank_runs,
+    recipe_labels,
     seed_groups,
     select_dvc_experiments,
     swept_params,
@@ -121,7 +123,9 @@ def test_metric_against_text_param_keeps_text(runs):
 
 
 def table_runs(report: str) -> list[str]:
-    rows = [line for line in report.splitlines() if line.startswith("| ") and "rank" not in line]
+    """The run column of the report's first table (the ranking)."""
+    first = report.split("\n\n| ", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in ("| " + first).splitlines()[2:]]
     return [row.split(" | ")[1] for row in rows]
 
 
@@ -145,6 +149,11 @@ def test_main_writes_report_and_plots(tmp_path, params, capsys):
     report = output.read_text()
     assert table_runs(report) == ["long", "short"]  # FID 10 before 30
     assert "![eval.fid over epochs](compare_eval.fid.png)" in report
+    # Each recipe's curve, step by step (one seed each here: the runs' own values).
+    curves = report.split("## `eval.fid` by step, median over seeds")[1]
+    assert "| recipe | eval.fid @ 1 | eval.fid @ 2 | eval.fid @ 3 | eval.fid @ 4 |" in curves
+    assert "| train.epochs=2 | 40 | 30 |  |  |" in curves
+    assert "| train.epochs=4 | 40 | 20 | 15 | 10 |" in curves
     plot = tmp_path / "reports" / "compare_evaluator.fid_vs_train.epochs.png"
     assert plot.is_file() and (tmp_path / "reports" / "compare_eval.fid.png").is_file()
     with Image.open(plot) as image:
@@ -170,6 +179,24 @@ def seeded_runs():
             "metrics.evaluator.inception_score": [4.0, 4.5, 4.2, 5.0, 5.1, 4.9],
         }
     )
+
+
+def test_median_curves_take_each_steps_median_over_a_recipes_seeds(seeded_runs):
+    curves = pd.DataFrame(
+        {2: [50.0, 40.0, 60.0, 30.0, 35.0, 20.0], 4: [20.0, 22.0, 30.0, 18.0, 19.0, None]},
+        index=seeded_runs.index,
+    )
+    table = median_curves(curves, recipe_labels(seeded_runs))
+    assert table.loc["train.batch_size=32"].tolist() == [50.0, 22.0]
+    assert table.loc["train.batch_size=16"].tolist() == [30.0, 18.5]  # a missing step skipped
+
+
+def test_recipe_labels_name_what_differs_and_leave_out_the_seed(seeded_runs):
+    assert (
+        recipe_labels(seeded_runs).tolist()
+        == ["train.batch_size=32"] * 3 + ["train.batch_size=16"] * 3
+    )
+    assert set(recipe_labels(seeded_runs[:3])) == {""}
 
 
 def test_seed_groups_give_median_min_max_per_recipe_best_first(seeded_runs):
