@@ -280,17 +280,23 @@ def test_misspelt_key_fails_repro(pipeline_copy):
 
 @pytest.mark.slow
 def test_default_params_give_a_usable_gan(tmp_path, repo_root):
-    """The default `make run` pipeline (~8 minutes here): the numbers the README quotes."""
+    """The default `make run` pipeline from scratch (about 9 minutes here), one seed.
+
+    Bounds from the recipe study's five seeds of the default (README, "Over five seeds"):
+    FID 13.5-22.7, IS 5.77-7.58, the rarest class 3.5-6.8% of the samples. Another
+    machine's kernels move a run as a new seed does, so the bounds hold the worst seed with
+    a little room: issue 11's FID <= 15 (1.5 x its goal) held for three seeds of five.
+    """
     copy_project(repo_root, tmp_path)
     init_and_repro(tmp_path)
     accuracy = json.loads((tmp_path / "reports/evaluator.json").read_text())["test_accuracy"]
     metrics = json.loads((tmp_path / "reports/metrics.json").read_text())["evaluator"]
     assert accuracy >= 0.97
     assert metrics["real_inception_score"] > 8.0  # the evaluator is confident on real digits
-    assert metrics["inception_score"] > 3.0  # several classes, recognisably drawn
-    # Measured 26.4 with the defaults (12 epochs); 8 epochs gave 32.4 or 52.6 by data order.
-    assert metrics["fid"] < 40
+    assert metrics["fid"] <= 25.0
+    assert metrics["inception_score"] >= 5.5  # most samples read as one digit or another
     assert metrics["classes_covered"] == 10
+    assert metrics["smallest_class_share"] >= 0.03, metrics["samples_per_class"]
 
 
 @pytest.mark.slow
