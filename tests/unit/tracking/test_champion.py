@@ -130,6 +130,7 @@ def test_gate_against_the_champion_then_promote_commands(
     promote(client, name, champion, PASS)
     candidate = register(name, fid=40.0)  # +33%: a regression
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    raw_params["gate"].update(max_fid_increase=0.10)  # not the default's: +33% must fail
     raw_params["gate"].update(max_kid_increase=None, max_inception_score_decrease=None)
     raw_params["gate"].update(max_precision_decrease=None, max_recall_decrease=None)
     params = tmp_path / "params.yaml"
