@@ -15,11 +15,13 @@ Runs whose stages DVC reused carry copies of those stages' metrics and curves (s
 from __future__ import annotations
 
 import argparse
+import ast
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -43,6 +45,8 @@ DIRECTION_BY_NAME = {
     **dict.fromkeys(("real_inception_score",), "max"),
 }
 MAX_PARAM_PLOTS = 4
+# Params that shape no run (the gate is not a stage): left out of reproducing commands.
+NOT_RUN_PARAMS = ("gate.",)
 # The GAN's seed: runs whose params differ only here are one recipe measured several times.
 SEED_PARAMS = ("train.seed",)
 SEED_METRICS = (
@@ -121,6 +125,39 @@ def comparison_table(
     table.insert(0, "run", run_labels(ranked))
     table.insert(0, "rank", range(1, len(ranked) + 1))
     return table.reset_index(drop=True)
+
+
+def override_value(text: str) -> str:
+    """An MLflow param (``str()`` of a params.yaml value) as DVC's ``-S`` takes it (YAML):
+    ``"True"`` -> ``true``, ``"None"`` -> ``null``, ``"['cutout']"`` -> ``[cutout]``."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a plain string (a path, a name)
+    return _yaml_flow(value)
+
+
+def _yaml_flow(value) -> str:
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_yaml_flow(item) for item in value) + "]"
+    return str(value)
+
+
+def reproducing_command(run: pd.Series, current: Mapping[str, Any]) -> str:
+    """The ``dvc exp run -S ...`` that turns ``current`` (this checkout's params, flattened)
+    into the params of ``run`` (a row of the runs' DataFrame). Keys one side lacks (a param
+    added since the run) are left out; NaN means the run did not log that param."""
+    changes = []
+    for column, text in sorted(run.filter(regex=r"^params\.").items()):
+        key = column[7:]
+        if key not in current or not isinstance(text, str) or key.startswith(NOT_RUN_PARAMS):
+            continue
+        value = override_value(text)
+        if value != _yaml_flow(current[key]):
+            changes.append(f"-S '{key}={value}'")
+    return " ".join(["dvc exp run", *changes])
 
 
 def format_cell(value) -> str:
@@ -322,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: $MLFLOW_TRACKING_URI, else sqlite:///<current directory>/mlflow.db",
     )
     parser.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="write each run's `dvc exp run -S ...` from these params (default params.yaml)",
+    )
+    parser.add_argument(
         "--seed-param",
         action="append",
         help="a param that only reseeds a recipe (repeatable; default train.seed): runs that "
@@ -332,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     from gantrack.cli import tracking_context
+    from gantrack.config import flatten_params, load_params
     from gantrack.io import atomic_path
 
     arguments = build_parser().parse_args(argv)
@@ -362,10 +406,19 @@ def main(argv: list[str]) -> int:
     recipes = seed_groups(runs, arguments.metric, direction, SEED_METRICS, seed_params)
     histories = metric_histories(runs, arguments.curve)
     curves = median_curves(histories, recipe_labels(runs, seed_params))
+    commands = None
+    if arguments.params.exists():
+        current = flatten_params(load_params(arguments.params))
+        commands = {
+            label: reproducing_command(run, current)
+            for label, (_, run) in zip(run_labels(ranked), ranked.iterrows(), strict=True)
+        }
     with atomic_path(arguments.output) as temporary:
         report = render_report(
             table, recipes, seed_params, images, experiments, arguments, direction, curves
         )
+        if commands:
+            report += commands_section(commands, arguments.params)
         temporary.write_text(report, encoding="utf-8")
     print(f"wrote {arguments.output} ({len(table)} runs, {len(images)} plots)")
     return 0
@@ -395,6 +448,22 @@ def search_runs(
     if filter_string:  # MLflow's search strings join clauses with AND only
         clauses.append(filter_string)
     return mlflow.search_runs(experiment_names=experiments, filter_string=" and ".join(clauses))
+
+
+def commands_section(commands: Mapping[str, str], params_file: Path) -> str:
+    """Markdown: each run and the command that reruns it from ``params_file``'s params."""
+    lines = [
+        "",
+        "## Commands",
+        "",
+        f"Each run as a `dvc exp run` from this checkout's `{params_file}` (params it did "
+        "not log, added since, keep their values here):",
+        "",
+        "| run | command |",
+        "|---|---|",
+        *(f"| {run} | `{command}` |" for run, command in commands.items()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def render_report(

@@ -16,6 +16,7 @@ from gantrack.cli.compare import (
     metric_direction,
     rank_runs,
     recipe_labels,
+    reproducing_command,
     seed_groups,
     select_dvc_experiments,
     swept_params,
@@ -154,6 +155,8 @@ def test_main_writes_report_and_plots(tmp_path, params, capsys):
     assert "| recipe | eval.fid @ 1 | eval.fid @ 2 | eval.fid @ 3 | eval.fid @ 4 |" in curves
     assert "| train.epochs=2 | 40 | 30 |  |  |" in curves
     assert "| train.epochs=4 | 40 | 20 | 15 | 10 |" in curves
+    commands = report.split("## Commands")[1]  # from the repository's params.yaml
+    assert "| long | `dvc exp run -S 'train.epochs=4' -S 'train.loss=minimax'" in commands
     plot = tmp_path / "reports" / "compare_evaluator.fid_vs_train.epochs.png"
     assert plot.is_file() and (tmp_path / "reports" / "compare_eval.fid.png").is_file()
     with Image.open(plot) as image:
@@ -179,6 +182,36 @@ def seeded_runs():
             "metrics.evaluator.inception_score": [4.0, 4.5, 4.2, 5.0, 5.1, 4.9],
         }
     )
+
+
+def test_reproducing_command_sets_what_differs_from_this_checkout():
+    current = {
+        "train.seed": 42,
+        "train.conditional": True,
+        "train.ema_decay": None,
+        "train.diffaugment": [],
+        "train.images": None,  # added after the run: it did not log it
+        "paths.samples": "outputs/samples.npz",
+        "gate.max_fid_increase": 0.6,
+    }
+    run = pd.Series(
+        {
+            "run_id": "abc",
+            "params.train.seed": "1",
+            "params.train.conditional": "False",
+            "params.train.ema_decay": "0.995",
+            "params.train.diffaugment": "['translation', 'cutout']",
+            "params.paths.samples": "outputs/samples.npz",
+            "params.gate.max_fid_increase": "0.1",  # shapes no run
+            "params.train.loss": float("nan"),  # another run's param, not this one's
+        }
+    )
+    assert reproducing_command(run, current) == (
+        "dvc exp run -S 'train.conditional=false' -S 'train.diffaugment=[translation,cutout]' "
+        "-S 'train.ema_decay=0.995' -S 'train.seed=1'"
+    )
+    same = pd.Series({"params.train.seed": "42", "params.train.ema_decay": "None"})
+    assert reproducing_command(same, current) == "dvc exp run"
 
 
 def test_median_curves_take_each_steps_median_over_a_recipes_seeds(seeded_runs):
