@@ -250,7 +250,7 @@ def seed_groups(
 
 def median_curves(curves: pd.DataFrame, recipes: pd.Series) -> pd.DataFrame:
     """A metric's history per recipe: rows recipes, columns steps, cells the median over
-    the recipe's seeds. ``curves`` has one row per run (index as ``recipes``'), one column
+    the recipe's seeds. ``curves`` has one row per run (indexed as ``recipes``), one column
     per step; a step that a run did not log is left out of that run's median.
 
     With the in-training FID every few epochs this is quality against training time at
@@ -281,25 +281,25 @@ def _figure(path: Path) -> Iterator:
     plt.close(figure)
 
 
-def write_plots(ranked: pd.DataFrame, arguments, params: Sequence[str]) -> dict[str, str]:
-    """Draw the plots next to the report; ``{title: file name relative to the report}``."""
-    from mlflow import MlflowClient
+def write_plots(
+    ranked: pd.DataFrame, arguments, params: Sequence[str], histories: pd.DataFrame
+) -> dict[str, str]:
+    """Draw the plots next to the report; ``{title: file name relative to the report}``.
 
+    ``histories`` is :func:`metric_histories` of ``arguments.curve`` (rows run ids)."""
     folder, stem, metric = arguments.output.parent, arguments.output.stem, arguments.metric
     labels = run_labels(ranked)
     images = {}
-    client = MlflowClient()
-    histories = [  # the runs that logged the curve, with their (step, value) pairs
-        (label, sorted((point.step, point.value) for point in points))
+    curves = [  # the ranked runs that logged the curve, with their points by step
+        (label, histories.loc[run_id].dropna())
         for run_id, label in zip(ranked["run_id"], labels, strict=True)
-        if (points := client.get_metric_history(run_id, arguments.curve))
+        if run_id in histories.index
     ]
-    if histories:
+    if curves:
         name = f"{stem}_{arguments.curve}.png"
         with _figure(folder / name) as axes:
-            for label, points in histories:
-                steps, values = zip(*points, strict=True)
-                axes.plot(steps, values, marker="o", label=label)
+            for label, points in curves:
+                axes.plot(points.index, points.to_numpy(), marker="o", label=label)
             axes.set_xlabel("epoch")
             axes.set_ylabel(arguments.curve)
             axes.legend(fontsize="small")
@@ -401,11 +401,12 @@ def main(argv: list[str]) -> int:
         return 2
     params = arguments.param or swept_params(ranked)
     table = comparison_table(ranked, arguments.metric, params, KEY_METRICS)
-    images = write_plots(ranked, arguments, params)
+    histories = metric_histories(runs, arguments.curve)  # one fetch: plots and medians
+    images = write_plots(ranked, arguments, params, histories)
     seed_params = arguments.seed_param or SEED_PARAMS
     recipes = seed_groups(runs, arguments.metric, direction, SEED_METRICS, seed_params)
-    histories = metric_histories(runs, arguments.curve)
-    curves = median_curves(histories, recipe_labels(runs, seed_params))
+    recipes_by_run = recipe_labels(runs, seed_params).set_axis(runs["run_id"])
+    curves = median_curves(histories, recipes_by_run)
     commands = None
     if arguments.params.exists():
         current = flatten_params(load_params(arguments.params))
@@ -425,13 +426,13 @@ def main(argv: list[str]) -> int:
 
 
 def metric_histories(runs: pd.DataFrame, key: str) -> pd.DataFrame:
-    """One row per run that logged ``key`` (index as ``runs``'), one column per step."""
+    """One row per run that logged ``key`` (index: run id), one column per step (sorted)."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
     rows = {
-        index: {point.step: point.value for point in points}
-        for index, run_id in runs["run_id"].items()
+        run_id: {point.step: point.value for point in points}
+        for run_id in runs["run_id"]
         if (points := client.get_metric_history(run_id, key))
     }
     return pd.DataFrame.from_dict(rows, orient="index").sort_index(axis=1)

@@ -284,9 +284,15 @@ def report_lost_store(stage: str, tracker: Tracker, pending: int, on_lost_server
         "Replay them into the same run with `python -m gantrack sync` once it is back "
         "(the next stage that reaches it does so too)"
     )
+    _warn_or_fail(message, on_lost_server, f"gantrack {stage}")
+
+
+def _warn_or_fail(message: str, on_lost_server: str, speaker: str = "gantrack") -> None:
+    """``mlflow.on_lost_server``: ``"fail"`` raises :class:`TrackingStoreError` (exit 2),
+    ``"spool"`` prints ``message`` as a warning and carries on."""
     if on_lost_server == "fail":
-        raise TrackingStoreError(message + " [mlflow.on_lost_server: fail]")
-    print(f"gantrack {stage}: warning: {message}", file=sys.stderr)
+        raise TrackingStoreError(message + " [mlflow.on_lost_server: fail]") from None
+    print(f"{speaker}: warning: {message}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -307,9 +313,7 @@ def unless_store_lost(what: str, on_lost_server: str) -> Iterator[None]:
             f"{what} was skipped: the MLflow store {active_tracker().store} did not answer "
             f"({one_line(error)}); once it is back, `dvc repro --force <stage>` logs it"
         )
-        if on_lost_server == "fail":
-            raise TrackingStoreError(message + " [mlflow.on_lost_server: fail]") from None
-        print(f"gantrack: warning: {message}", file=sys.stderr)
+        _warn_or_fail(message, on_lost_server)
 
 
 def spool_root(repo_root: Path) -> Path:

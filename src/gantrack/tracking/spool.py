@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gantrack.io import load_json, save_json
+
 JOURNAL = "journal.jsonl"
 RUN_FILE = "run.json"
 KINDS = ("metrics", "params", "tags", "artifact", "end")
@@ -57,7 +59,7 @@ class Spool:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        info = json.loads((self.folder / RUN_FILE).read_text(encoding="utf-8"))
+        info = load_json(self.folder / RUN_FILE)
         self.run_id: str = info["run_id"]
         self.tracking_uri: str = info["tracking_uri"]
         self.stage: str | None = info.get("stage")
@@ -71,9 +73,7 @@ class Spool:
         if not (folder / RUN_FILE).exists():
             folder.mkdir(parents=True, exist_ok=True)
             info = {"run_id": run_id, "tracking_uri": tracking_uri, "stage": stage}
-            temporary = folder / f".{RUN_FILE}.tmp"
-            temporary.write_text(json.dumps(info), encoding="utf-8")
-            temporary.replace(folder / RUN_FILE)
+            save_json(info, folder / RUN_FILE)
         return cls(folder)
 
     def append(
@@ -109,18 +109,16 @@ class Spool:
 
     def records(self) -> list[SpoolRecord]:
         """Every call journaled, in order."""
-        return [
-            SpoolRecord(line["seq"], line["kind"], line["time_ms"], line["data"])
-            for line in self._lines()
-            if "kind" in line
-        ]
+        return [_record(line) for line in self._lines() if "kind" in line]
 
     def pending(self) -> list[SpoolRecord]:
-        """The calls the store has neither acknowledged nor refused, in order."""
-        settled = set()
+        """The calls the store has neither acknowledged nor refused, in order (one read)."""
+        calls, settled = [], set()
         for line in self._lines():
+            if "kind" in line:
+                calls.append(_record(line))
             settled.update(line[key] for key in ("done", "rejected") if key in line)
-        return [record for record in self.records() if record.seq not in settled]
+        return [record for record in calls if record.seq not in settled]
 
     def rejected(self) -> list[tuple[int, str]]:
         return [(line["rejected"], line["error"]) for line in self._lines() if "rejected" in line]
@@ -148,6 +146,10 @@ class Spool:
                     yield json.loads(text)
                 except json.JSONDecodeError:
                     continue  # the torn last line of a killed process
+
+
+def _record(line: Mapping[str, Any]) -> SpoolRecord:
+    return SpoolRecord(line["seq"], line["kind"], line["time_ms"], line["data"])
 
 
 def spools(root: Path) -> list[Spool]:
