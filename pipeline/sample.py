@@ -1,7 +1,8 @@
 """DVC stage `sample`: draw `sample.num_images` images from the chosen generator.
 
 A conditional generator draws class `sample.label` (null: every class in turn), and the
-grid then shows one row per class.
+grid then shows one row per class. The interpolation grid slerps between fixed latent
+pairs, a row each (a conditional generator holds the row's class fixed).
 
 Also logs the generator to MLflow twice (gantrack.tracking.registry): the Keras network, and the
 request-table sampler that is registered as `mlflow.registered_model`@candidate.
@@ -12,7 +13,13 @@ import keras
 from gantrack.config import Params
 from gantrack.gan.grids import make_grid, save_png
 from gantrack.gan.networks import num_classes_of
-from gantrack.gan.sampling import class_labels, generate_images, rows_by_class
+from gantrack.gan.sampling import (
+    class_labels,
+    generate_images,
+    interpolation_inputs,
+    latent_dim_of,
+    rows_by_class,
+)
 from gantrack.io import save_arrays
 from gantrack.stage import run_stage
 from gantrack.tracking.registry import log_generator, log_sampler, register_candidate
@@ -35,7 +42,13 @@ def sample(params: Params) -> None:
         shown = rows_by_class(images, labels, num_classes, config.grid_rows)
         grid = make_grid(shown, num_classes)  # one row per class, grid_rows columns
     save_png(grid, paths.sample_grid)
-    log_artifacts(paths.sample_grid)
+    rows = num_classes or config.grid_rows  # conditional: one row per class
+    inputs = interpolation_inputs(
+        latent_dim_of(generator), rows, config.grid_rows, config.seed, num_classes
+    )
+    interpolation = generator.predict(inputs, verbose=0)
+    save_png(make_grid(interpolation, rows), paths.interpolation)
+    log_artifacts(paths.sample_grid, paths.interpolation)
     # The Keras model's signature is latent -> image: a conditional generator (a label input
     # too) is logged as the sampler only, whose requests carry the label.
     conditional = num_classes is not None

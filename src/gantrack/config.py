@@ -72,7 +72,12 @@ class PathsConfig(_Section):
     train_grid: Path = Field(strict=False)
     samples: Path = Field(strict=False)
     sample_grid: Path = Field(strict=False)
+    interpolation: Path = Field(strict=False)
     metrics: Path = Field(strict=False)
+    # What describes the metrics (labels, histograms, closest pairs): strings and lists
+    # that would fill `dvc exp show` if they were metrics.
+    evaluation_details: Path = Field(strict=False)
+    report: Path = Field(strict=False)
     train_eval_log: Path = Field(strict=False)
     # One <network>.npz of real-data statistics and features per evaluation network.
     reference_dir: Path = Field(strict=False)
@@ -250,7 +255,9 @@ class EvaluateConfig(_Section):
     precision_recall_k: int = Field(ge=1)
     density_coverage_k: int = Field(ge=1)
     class_coverage_threshold: float = Field(gt=0.0, lt=1.0)
-    seed: int = Field(ge=0)  # bootstrap resamples and KID subsets
+    # Meehan et al.'s data-copying test: k-means cells of the training features.
+    data_copying_cells: int = Field(ge=1)
+    seed: int = Field(ge=0)  # bootstrap resamples, KID subsets, data-copying cells
 
     @model_validator(mode="after")
     def _networks_listed_once(self) -> EvaluateConfig:

@@ -50,8 +50,14 @@ def save_arrays(path: Path | str, **arrays: np.ndarray) -> None:
         np.savez(handle, **arrays)
 
 
-def load_arrays(path: Path | str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Load the named arrays from an ``.npz``; an error names the file and what is missing."""
+def load_arrays(
+    path: Path | str, names: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """Load the named arrays from an ``.npz``; an error names the file and what is missing.
+
+    Arrays in ``optional`` are loaded when the file has them (a conditional generator's
+    samples carry ``labels``) and left out of the result when not.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; run the stage that writes it (dvc repro)")
@@ -59,7 +65,8 @@ def load_arrays(path: Path | str, names: tuple[str, ...]) -> dict[str, np.ndarra
         missing = [name for name in names if name not in archive]
         if missing:
             raise ValueError(f"{path}: missing arrays {missing}; found {sorted(archive.files)}")
-        return {name: archive[name] for name in names}
+        present = [name for name in optional if name in archive]
+        return {name: archive[name] for name in (*names, *present)}
 
 
 def save_csv(rows: list[Mapping[str, Any]], path: Path | str) -> None:
@@ -73,6 +80,20 @@ def save_csv(rows: list[Mapping[str, Any]], path: Path | str) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def load_csv(path: Path | str) -> list[dict[str, float]]:
+    """A numeric CSV log's rows (as written by :func:`save_csv`), values as floats."""
+    import csv
+
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def save_text(text: str, path: Path | str) -> None:
+    """Write ``text`` as UTF-8, atomically (a reader never sees half a page)."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
 
 
 def csv_sink(path: Path | str):

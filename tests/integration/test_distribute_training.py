@@ -27,12 +27,15 @@ SCRIPT = textwrap.dedent(
         "distribute": "mirrored" if replicas > 1 else "none",
         "devices": ["/cpu:0", "/cpu:1"] if replicas > 1 else None,
     })
-    images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    # The default GAN is conditional: it trains on labelled data, so the check does too.
+    labels = rng.integers(0, 10, 64) if config.conditional else None
     strategy = make_strategy(config.distribute, config.devices)
     with strategy.scope():
-        gan = build_gan(config, (28, 28, 1), 0)
+        gan = build_gan(config, (28, 28, 1), 0, num_classes=10 if config.conditional else None)
     initial = [w.copy() for w in gan.generator.get_weights()]
-    history = train_gan(gan, images, config, 0, [], verbose=0)
+    history = train_gan(gan, images, config, 0, [], verbose=0, labels=labels)
     moved = [w - w0 for w, w0 in zip(gan.generator.get_weights(), initial)]
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync,

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 from support.pipeline_repo import BIN, mlflow_runs, run
 
@@ -84,6 +85,47 @@ def test_a_two_value_sweep_gives_one_complete_run_per_experiment(experiment_repo
         epochs[name] = int(sweep_run.data.params["train.epochs"])
         assert_complete(experiment_repo, sweep_run, epochs[name])
     assert sorted(epochs.values()) == [1, 3]
+    assert_exp_show_leads_with_the_headline(experiment_repo)
+
+
+HEADLINE = ["evaluator.fid", "evaluator.inception_score", "evaluator.kid",
+            "evaluator.precision", "evaluator.recall", "evaluator.classes_covered"]  # fmt: skip
+
+
+def param_names(section: dict, prefix: str = "") -> set[str]:
+    """Every key of params.yaml as DVC's columns name it (``train.epochs``)."""
+    names = set()
+    for key, value in section.items():
+        name = f"{prefix}{key}"
+        names |= param_names(value, f"{name}.") if isinstance(value, dict) else {name}
+    return names
+
+
+def assert_exp_show_leads_with_the_headline(repo: Path) -> None:
+    """`dvc exp show` with default options: metrics come first after DVC's own columns,
+    and they start with the headline; no checksum, per-class count or string among them."""
+    import csv
+    import io
+
+    shown = run([str(BIN / "dvc"), "exp", "show", "--csv"], repo).stdout
+    header, *rows = list(csv.reader(io.StringIO(shown)))
+    dvc_columns = {"Experiment", "rev", "typ", "Created", "parent", "State", "Executor"}
+    first_metric = next(index for index, name in enumerate(header) if name not in dvc_columns)
+    assert header[first_metric : first_metric + len(HEADLINE)] == HEADLINE, header
+    params = param_names(yaml.safe_load((repo / "params.yaml").read_text()))
+    first_param = next(
+        index
+        for index in range(first_metric, len(header))
+        if header[index].removeprefix("params.yaml:") in params
+    )
+    metric_columns = range(first_metric, first_param)  # DVC shows metrics, params, deps
+    names = [header[column] for column in metric_columns]
+    assert not [name for name in names if "sha256" in name or "per_class" in name], names
+    assert len(rows) >= 3  # the workspace, its baseline and the two experiments
+    for row in rows:
+        for column in metric_columns:
+            value = row[column]
+            assert value in ("", "-") or float(value) == float(value), (header[column], value)
 
 
 def spectral_variables(repo: Path) -> list[str]:

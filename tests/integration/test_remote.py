@@ -77,8 +77,9 @@ def test_a_teammate_reuses_pushed_outputs_and_run_cache(tmp_path, s3_remote):
     # Under this test's prefix only: the bucket is shared with the module's other tests.
     client = boto3.client("s3", endpoint_url=s3_remote)
     stored = client.list_objects_v2(Bucket=BUCKET, Prefix="dvc/")
-    # 2 arrays, the evaluator, the statistics, 3 stages' run records; reports: git
-    assert stored["KeyCount"] == 7
+    # 2 arrays and the data card, the evaluator and its report, the statistics, 3 stages'
+    # run records (metrics, plots: git)
+    assert stored["KeyCount"] == 9
 
     # A clone has the pointers (dvc.lock) but not the data: pull, and nothing reruns.
     run(["git", "clone", "-q", str(author), str(teammate)], tmp_path)

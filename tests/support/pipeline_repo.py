@@ -78,8 +78,13 @@ def edit_params(repo: Path, changes: dict) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+# What `make` builds into a checkout (.dvc/config names the template): a copy has it as a
+# clone that ran the set-up would.
+BUILT = [".dvc/plots/offline.html"]
+
+
 def copy_project(repo_root: Path, repo: Path) -> None:
-    for name in TRACKED:
+    for name in TRACKED + [name for name in BUILT if (repo_root / name).exists()]:
         source, target = repo_root / name, repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():

@@ -39,6 +39,10 @@ def main(argv: list[str]) -> int:
     if not found:
         print(f"gantrack sync: nothing spooled in {root}")
         return 0
+    for spool in found:
+        if not spool.claim():
+            print(f"run {spool.run_id}: still running in another process; left to it")
+        spool.release()
     results = []
     stores = (
         [arguments.tracking_uri]

@@ -2,7 +2,9 @@
 
 Real-data statistics (a :class:`Reference`) are computed once per (dataset, network) by the
 ``reference`` stage and cached, so scoring a new generator never re-runs the network on
-real images. Every number is labelled with the network and the number of images behind it.
+real images. Every number comes with the number of images behind it; what describes the
+scoring (the network's label, the reference split, class histograms, the closest
+sample/training pairs) is returned apart, for ``evaluation_details``: not a metric.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gantrack.config import EvaluateConfig
+from gantrack.config import EvaluateConfig, EvaluatorConfig
+from gantrack.evaluation.classifier import classification_accuracy_score
 from gantrack.evaluation.metrics import (
     class_statistics,
+    data_copying,
     density_coverage,
     frechet_distance,
     frechet_distance_bootstrap,
@@ -38,6 +42,30 @@ class NetworkOutputs:
         return len(self.features)
 
 
+_OTHER_SPLIT = {"train": "test", "test": "train"}
+
+# The answer first: `dvc exp show` and `dvc metrics show` list a metrics file's keys in
+# its order, so these lead each network's block; the rest (intervals, yardsticks, counts)
+# follow in the order they were computed.
+HEADLINE_METRICS = (
+    "fid",
+    "inception_score",
+    "kid",
+    "precision",
+    "recall",
+    "classes_covered",
+    "smallest_class_share",
+    "data_copying_ct",
+    "classification_accuracy_score",
+)
+
+
+def headline_first(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` with :data:`HEADLINE_METRICS` (those present) first, in that order."""
+    leading = {name: metrics[name] for name in HEADLINE_METRICS if name in metrics}
+    return leading | {name: value for name, value in metrics.items() if name not in leading}
+
+
 @dataclass(frozen=True)
 class Reference:
     """One network's view of the real data: features, their Gaussian, and the yardsticks.
@@ -53,6 +81,7 @@ class Reference:
     split: str
     features: np.ndarray  # (N, d) float64
     probabilities: np.ndarray  # (N, C)
+    held_out_features: np.ndarray  # (M, d) the other split's: memorisation's held-out data
     labels: np.ndarray  # (N,) true classes of the real images
     mean: np.ndarray  # (d,)
     covariance: np.ndarray  # (d, d)
@@ -60,6 +89,12 @@ class Reference:
 
     def __len__(self) -> int:
         return len(self.features)
+
+    def split_features(self, split: str) -> np.ndarray:
+        """Features of the prepared ``split`` (``"train"`` or ``"test"``)."""
+        if split not in _OTHER_SPLIT:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        return self.features if split == self.split else self.held_out_features
 
 
 def build_reference(
@@ -70,7 +105,7 @@ def build_reference(
     labels: np.ndarray,
 ) -> Reference:
     """The reference of ``split`` (``"train"`` or ``"test"``) from both splits' outputs."""
-    reference = outputs[split]
+    reference, held_out = outputs[split], outputs[_OTHER_SPLIT[split]]
     mean, covariance = gaussian_statistics(reference.features)
     return Reference(
         network=network,
@@ -78,6 +113,7 @@ def build_reference(
         split=split,
         features=reference.features,
         probabilities=reference.probabilities,
+        held_out_features=held_out.features,
         labels=labels,
         mean=mean,
         covariance=covariance,
@@ -88,7 +124,7 @@ def build_reference(
     )
 
 
-_ARRAYS = ("features", "probabilities", "labels", "mean", "covariance")
+_ARRAYS = ("features", "probabilities", "held_out_features", "labels", "mean", "covariance")
 _SCALARS = ("fid_train_test",)
 _STRINGS = ("network", "label", "split")
 
@@ -110,8 +146,11 @@ def load_reference(path: Path) -> Reference:
 
 def score_generated(
     generated: NetworkOutputs, reference: Reference, config: EvaluateConfig
-) -> dict[str, float | str | None]:
-    """Every metric of generated images against one network's reference.
+) -> dict[str, float | None]:
+    """Every metric of generated images against one network's reference: numbers only.
+
+    The network's label and the reference split are the run's description, not metrics
+    (:func:`describe_reference`): strings would fill ``dvc exp show`` columns.
 
     ``fid`` with a bootstrap interval (``fid_ci_low``/``fid_ci_high``; resampling the
     generated features), ``inception_score`` (``splits`` parts), ``kid`` (unbiased MMD²,
@@ -148,7 +187,6 @@ def score_generated(
         reference.features, generated.features, config.density_coverage_k
     )
     return {
-        "network": reference.label,
         "fid": fid,
         "fid_ci_low": fid_low,
         "fid_ci_high": fid_high,
@@ -161,7 +199,6 @@ def score_generated(
         "density": density,
         "coverage": coverage,
         "num_images": len(generated),
-        "reference_split": reference.split,
         "num_reference_images": len(reference),
         "real_inception_score": real_mean,
         "real_inception_score_std": real_std,
@@ -169,12 +206,64 @@ def score_generated(
     }
 
 
+def describe_reference(reference: Reference) -> dict[str, object]:
+    """What a network's numbers were measured against: its label, split and image count."""
+    return {
+        "network": reference.label,
+        "reference_split": reference.split,
+        "num_reference_images": len(reference),
+    }
+
+
 def score_classes(
     generated: NetworkOutputs, reference: Reference, threshold: float
-) -> dict[str, object]:
-    """Mode collapse as the dataset's own classifier sees it (evaluator only)."""
+) -> tuple[dict[str, float], dict[str, list[int]]]:
+    """Mode collapse as the dataset's own classifier sees it (evaluator only).
+
+    Returns the metrics and the histograms behind them (samples per class, generated and
+    real): per-class counts are details, not metrics.
+    """
     num_classes = reference.probabilities.shape[1]
-    return class_statistics(generated.probabilities, reference.labels, num_classes, threshold)
+    statistics = dict(
+        class_statistics(generated.probabilities, reference.labels, num_classes, threshold)
+    )
+    histograms = {
+        "samples_per_class": statistics.pop("samples_per_class"),
+        "real_per_class": np.bincount(reference.labels, minlength=num_classes).tolist(),
+    }
+    return statistics, histograms
+
+
+def score_data_copying(
+    generated: NetworkOutputs, reference: Reference, num_cells: int, seed: int
+) -> tuple[dict[str, float], dict[str, object]]:
+    """Meehan et al.'s data-copying statistic C_T (:mod:`..metrics.memorisation`).
+
+    Training images are the prepared train split and held-out ones the test split,
+    whichever split the reference scores against. Returns the metric (absent when no cell
+    holds enough samples: C_T is then undefined) and the details behind it.
+    """
+    result = data_copying(
+        reference.split_features("train"),
+        reference.split_features("test"),
+        generated.features,
+        num_cells=num_cells,
+        seed=seed,
+    )
+    metrics = {}
+    if np.isfinite(result["data_copying_ct"]):
+        metrics["data_copying_ct"] = result["data_copying_ct"]
+    details = {
+        "data_copying_ct": result["data_copying_ct"] if metrics else None,
+        "cells": num_cells,
+        "cells_used": result["cells_used"],
+        "nearest_train_distance_ratio": result["nearest_train_distance_ratio"],
+        "closest_pairs": [
+            {"sample": int(sample), "train": int(train), "distance": float(distance)}
+            for sample, train, distance in result["closest_pairs"]
+        ],
+    }
+    return metrics, details
 
 
 def quick_scorer(
@@ -197,3 +286,41 @@ def quick_scorer(
 def reference_file(directory: Path, network: str) -> Path:
     """Where the ``reference`` stage keeps ``network``'s statistics (dvc.yaml names it too)."""
     return Path(directory) / f"{network}.npz"
+
+
+def score_as_training_data(
+    samples: dict[str, np.ndarray],
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    evaluator_report: dict[str, float],
+    config: EvaluatorConfig,
+    seed: int,
+) -> tuple[dict[str, float], dict[str, object]]:
+    """The Classification Accuracy Score beside the real-data accuracy (evaluator only).
+
+    ``samples`` are the sample stage's arrays: ``labels`` (the class each image was drawn
+    for) exist only for a conditional generator. The classifier trains on as many samples
+    as the evaluator had real training images (``evaluator_report``), so the two
+    accuracies differ only in the data. Without labels of at least two classes the score
+    is absent and the details say why.
+    """
+    metrics = {"real_data_accuracy": float(evaluator_report["test_accuracy"])}
+    labels = samples.get("labels")
+    reason = None
+    if labels is None:
+        reason = "the generator is unconditional: its samples have no class to learn from"
+    elif len(np.unique(labels)) < 2:
+        reason = f"the samples are all of class {int(labels[0])} (sample.label is set)"
+    if reason is not None:
+        return metrics, {"absent": reason}
+    count = min(len(labels), int(evaluator_report["num_train_images"]))
+    score = classification_accuracy_score(
+        samples["images"][:count],
+        labels[:count],
+        test_images,
+        test_labels,
+        num_classes=int(labels.max()) + 1,
+        config=config,
+        seed=seed,
+    )
+    return {"classification_accuracy_score": score} | metrics, {"num_training_samples": count}

@@ -8,11 +8,18 @@ later into the same run (``python -m gantrack sync``, or the next stage that rea
 Layout of one run's spool, ``<root>/<run_id>/``::
 
     run.json        {"run_id", "tracking_uri", "stage"}
+    owner.lock      flock(2)ed by the process whose run this is, while it runs
     journal.jsonl   one JSON object per line, appended with flush + fsync:
                       {"seq": 3, "kind": "metrics", "time_ms": ..., "data": {...}}  a call
                       {"done": 3}                          the store acknowledged call 3
                       {"rejected": 3, "error": "..."}      the store refused it for good
     files/<seq>/    copies of logged files (a stage may rewrite its outputs afterwards)
+
+Experiments queued side by side share one spool root, and each stage replays what it
+finds there: a spool whose run is still going is left alone. Its owner holds an exclusive
+``flock`` on ``owner.lock`` from :meth:`Spool.open` to :meth:`Spool.release`; a replay
+takes the spool only when that lock is free (:meth:`Spool.claim`). The kernel drops the
+lock when the owner dies, so a killed run's spool is replayable at once.
 
 A killed process loses at most the line it was writing: a torn last line is skipped.
 Replay is idempotent: an acknowledged call is never sent again, and a call sent but not
@@ -23,6 +30,8 @@ end overwrite themselves with the same values).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -37,6 +46,7 @@ from gantrack.io import load_json, save_json
 
 JOURNAL = "journal.jsonl"
 RUN_FILE = "run.json"
+LOCK_FILE = "owner.lock"
 KINDS = ("metrics", "params", "tags", "artifact", "end")
 # MLflow's limits for one log_batch call.
 MAX_METRICS_PER_BATCH = 1000
@@ -65,16 +75,32 @@ class Spool:
         self.stage: str | None = info.get("stage")
         self._lock = threading.Lock()
         self._next_seq = max((record.seq for record in self.records()), default=0) + 1
+        self._owned = False  # whether this object holds the spool (see _acquire)
 
     @classmethod
     def open(cls, root: Path, run_id: str, tracking_uri: str, stage: str | None = None) -> Spool:
-        """The spool of ``run_id`` under ``root``, created if new (kept if it exists)."""
-        folder = Path(root) / run_id
+        """The spool of ``run_id`` under ``root``, created if new (kept if it exists), owned
+        by this process until :meth:`release` (waits while a replay holds it)."""
+        folder = Path(root).resolve() / run_id
+        _acquire(folder, wait=True)
         if not (folder / RUN_FILE).exists():
-            folder.mkdir(parents=True, exist_ok=True)
             info = {"run_id": run_id, "tracking_uri": tracking_uri, "stage": stage}
             save_json(info, folder / RUN_FILE)
-        return cls(folder)
+        spool = cls(folder)
+        spool._owned = True
+        return spool
+
+    def claim(self) -> bool:
+        """Take the spool for a replay; False while its run's process still holds it."""
+        if not self._owned:
+            self._owned = _acquire(self.folder.resolve(), wait=False)
+        return self._owned
+
+    def release(self) -> None:
+        """Let replays take the spool (this holder is done with it)."""
+        if self._owned:
+            _release(self.folder.resolve())
+            self._owned = False
 
     def append(
         self, kind: str, data: Mapping[str, Any], files: Mapping[str, Path] | None = None
@@ -127,8 +153,9 @@ class Spool:
         return self.folder / record.data["file"]
 
     def remove(self) -> None:
-        """Delete the spool (call once nothing is pending)."""
+        """Delete the spool (call once nothing is pending), then release it."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.release()
 
     def _write(self, line: Mapping[str, Any]) -> None:
         with open(self.folder / JOURNAL, "a", encoding="utf-8") as journal:
@@ -146,6 +173,68 @@ class Spool:
                     yield json.loads(text)
                 except json.JSONDecodeError:
                     continue  # the torn last line of a killed process
+
+
+# flock(2) belongs to an open file, so two opens in one process would block each other:
+# a process takes each spool's lock once and counts its holders (a stage re-opening its
+# own run's spool, tests opening one twice). folder -> [descriptor, holders].
+_held: dict[Path, list[int]] = {}
+_held_lock = threading.Lock()
+
+
+def _acquire(folder: Path, wait: bool) -> bool:
+    """Hold ``folder``'s owner.lock (creating the folder); False if another process holds
+    it and not ``wait``. Held already in this process: one more holder."""
+    with _held_lock:
+        if folder in _held:
+            if not wait:
+                return False  # a holder in this process is still writing it
+            _held[folder][1] += 1
+            return True
+        while True:
+            if wait:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                return False
+            descriptor = _lock(folder / LOCK_FILE, wait)
+            if descriptor is None:
+                return False
+            if _still_linked(descriptor, folder / LOCK_FILE):
+                _held[folder] = [descriptor, 1]
+                return True
+            os.close(descriptor)  # a replay removed the spool meanwhile
+            if not wait:
+                return False
+
+
+def _release(folder: Path) -> None:
+    with _held_lock:
+        holding = _held.get(folder)
+        if holding is None:
+            return
+        holding[1] -= 1
+        if holding[1] == 0:
+            os.close(holding[0])
+            del _held[folder]
+
+
+def _lock(path: Path, wait: bool) -> int | None:
+    """A descriptor of ``path`` holding its exclusive flock; None if held and not ``wait``."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def _still_linked(descriptor: int, path: Path) -> bool:
+    """Whether ``descriptor`` is still the file at ``path`` (not one removed meanwhile)."""
+    with contextlib.suppress(FileNotFoundError):
+        status, current = os.fstat(descriptor), os.stat(path)
+        return (status.st_dev, status.st_ino) == (current.st_dev, current.st_ino)
+    return False
 
 
 def _record(line: Mapping[str, Any]) -> SpoolRecord:

@@ -64,7 +64,8 @@ def replay_all(
 
     With ``only_own_store`` (what a stage does before it starts), only spools recorded for
     ``tracking_uri`` are replayed: their run ids exist in no other store. ``sync
-    --tracking-uri`` turns it off for a server that came back at another address.
+    --tracking-uri`` turns it off for a server that came back at another address. A spool
+    whose run is still going in another process (:meth:`Spool.claim`) is left alone.
     """
     from mlflow import MlflowClient
 
@@ -73,13 +74,18 @@ def replay_all(
     for spool in spools(root):
         if only_own_store and spool.tracking_uri != tracking_uri:
             continue
-        if not spool.pending():
-            if not spool.rejected():
-                spool.remove()
-            continue
-        result = replay(spool, client)
-        results.append(result)
-        say(describe(result, spool))
+        if not spool.claim():
+            continue  # its run is still going (another queued experiment): not ours
+        try:
+            if not spool.pending():
+                if not spool.rejected():
+                    spool.remove()
+                continue
+            result = replay(spool, client)
+            results.append(result)
+            say(describe(result, spool))
+        finally:
+            spool.release()
     return results
 
 

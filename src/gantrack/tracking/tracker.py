@@ -174,6 +174,7 @@ class Tracker:
         pending = len(self.spool.pending())
         if pending == 0:
             self.spool.remove()
+        self.spool.release()  # what is left is for a replay (sync, or the next stage)
         return pending
 
     # ---- inside ----

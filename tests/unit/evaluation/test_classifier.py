@@ -1,6 +1,12 @@
 import numpy as np
+import pytest
 
-from gantrack.evaluation.classifier import build_evaluator, feature_extractor, train_evaluator
+from gantrack.evaluation.classifier import (
+    build_evaluator,
+    classification_accuracy_score,
+    feature_extractor,
+    train_evaluator,
+)
 
 
 def test_evaluator_is_inception_style_and_exposes_features():
@@ -24,3 +30,39 @@ def test_train_evaluator_learns_a_trivial_task(params):
     probabilities = evaluator.predict(images.astype(np.float32), verbose=0)
     assert probabilities.shape == (64, 2)
     assert (probabilities.argmax(axis=1) == labels).mean() > 0.9
+
+
+def quadrant_images(labels, rng):
+    """Class c lights quadrant c of a dark image: four classes any classifier tells apart."""
+    images = np.full((len(labels), 28, 28, 1), -0.8) + rng.normal(0, 0.1, (len(labels), 28, 28, 1))
+    for index, label in enumerate(labels):
+        row, column = divmod(int(label), 2)
+        images[index, row * 14 : (row + 1) * 14, column * 14 : (column + 1) * 14] += 1.6
+    return images.astype(np.float32)
+
+
+def test_classification_accuracy_score_knows_right_from_wrong_labels(params):
+    """Samples that match their labels teach the classes; the same samples with labels
+    unrelated to them teach nothing: chance (1/4) on the real test set."""
+    rng = np.random.default_rng(0)
+    labels, test_labels = np.arange(96) % 4, np.arange(64) % 4
+    images, test_images = quadrant_images(labels, rng), quadrant_images(test_labels, rng)
+    config = params.evaluator.model_copy(update={"epochs": 8, "batch_size": 16, "augment": False})
+    right = classification_accuracy_score(images, labels, test_images, test_labels, 4, config, 0)
+    wrong = classification_accuracy_score(
+        images, rng.permutation(labels), test_images, test_labels, 4, config, 0
+    )
+    assert right > 0.9
+    assert wrong < 0.5
+
+
+def test_classification_accuracy_score_needs_two_classes(params):
+    images = np.zeros((8, 28, 28, 1), np.float32)
+    with pytest.raises(ValueError, match=r"sample\.label: null"):
+        classification_accuracy_score(
+            images, np.ones(8, int), images, np.ones(8, int), 4, params.evaluator, 0
+        )
+    with pytest.raises(ValueError, match="8 generated images but 7 labels"):
+        classification_accuracy_score(
+            images, np.ones(7, int), images, np.ones(8, int), 4, params.evaluator, 0
+        )

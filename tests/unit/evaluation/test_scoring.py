@@ -2,13 +2,18 @@ import numpy as np
 import pytest
 
 from gantrack.evaluation.scoring import (
+    HEADLINE_METRICS,
     NetworkOutputs,
     build_reference,
+    describe_reference,
+    headline_first,
     load_reference,
     quick_scorer,
     reference_file,
     save_reference,
+    score_as_training_data,
     score_classes,
+    score_data_copying,
     score_generated,
 )
 
@@ -39,6 +44,17 @@ def test_reference_round_trips_through_npz(reference, tmp_path):
     assert loaded.label == "test net" and loaded.split == "train"
     assert loaded.fid_train_test == reference.fid_train_test
     np.testing.assert_array_equal(loaded.covariance, reference.covariance)
+    np.testing.assert_array_equal(loaded.held_out_features, reference.held_out_features)
+
+
+def test_reference_keeps_both_splits_features():
+    splits = {"train": outputs(0), "test": outputs(1, num=100)}
+    for split, other in (("train", "test"), ("test", "train")):
+        reference = build_reference("evaluator", "n", split, splits, np.arange(200) % 10)
+        np.testing.assert_array_equal(reference.split_features(split), splits[split].features)
+        np.testing.assert_array_equal(reference.split_features(other), splits[other].features)
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        reference.split_features("validation")
 
 
 def test_score_generated_reports_every_metric(reference, params):
@@ -47,7 +63,9 @@ def test_score_generated_reports_every_metric(reference, params):
     )
     collapsed = outputs(2, shift=3.0, one_class=4)
     metrics = score_generated(collapsed, reference, config)
-    assert metrics["network"] == "test net"
+    # Numbers only: a string or a list would become a `dvc exp show` column.
+    assert all(value is None or isinstance(value, int | float) for value in metrics.values())
+    assert describe_reference(reference)["network"] == "test net"
     assert metrics["inception_score"] == pytest.approx(1.0)  # one class only
     assert metrics["real_inception_score"] == pytest.approx(10.0)
     assert metrics["fid"] > 6 * 3.0**2 * 0.9  # the mean shift dominates
@@ -66,9 +84,53 @@ def test_no_bootstrap_gives_null_interval(reference, params):
 
 
 def test_score_classes_detects_collapse(reference):
-    stats = score_classes(outputs(2, one_class=4), reference, threshold=0.01)
+    stats, histograms = score_classes(outputs(2, one_class=4), reference, threshold=0.01)
     assert stats["classes_covered"] == 1
     assert stats["class_kl"] == pytest.approx(np.log(10))
+    assert "samples_per_class" not in stats  # per-class counts are details, not metrics
+    assert histograms["samples_per_class"] == [0, 0, 0, 0, 200, 0, 0, 0, 0, 0]
+    assert histograms["real_per_class"] == [20] * 10
+
+
+def test_headline_metrics_lead_in_their_order():
+    metrics = {"density": 1.0, "kid": 2.0, "num_images": 3, "fid": 4.0, "recall": 5.0}
+    ordered = headline_first(metrics)
+    assert list(ordered) == ["fid", "kid", "recall", "density", "num_images"]
+    assert ordered == metrics
+    assert HEADLINE_METRICS[:3] == ("fid", "inception_score", "kid")
+
+
+def test_data_copying_of_training_features_reads_as_copying(reference):
+    copied = NetworkOutputs(reference.split_features("train")[:150], np.eye(10)[np.zeros(150, int)])
+    metrics, details = score_data_copying(copied, reference, num_cells=2, seed=0)
+    assert metrics["data_copying_ct"] < -3
+    assert details["closest_pairs"][0]["distance"] == 0.0
+    assert details["closest_pairs"][0]["sample"] == details["closest_pairs"][0]["train"]
+    fresh = outputs(7, num=150)
+    metrics, details = score_data_copying(fresh, reference, num_cells=2, seed=0)
+    assert abs(metrics["data_copying_ct"]) < 3
+
+
+def test_data_copying_without_a_qualifying_cell_is_absent(reference):
+    few = outputs(7, num=5)  # fewer samples than any cell needs
+    metrics, details = score_data_copying(few, reference, num_cells=2, seed=0)
+    assert metrics == {} and details["data_copying_ct"] is None and details["cells_used"] == 0
+
+
+@pytest.mark.parametrize(
+    ("labels", "reason"),
+    [(None, "unconditional"), (np.full(40, 3), "all of class 3")],
+)
+def test_classification_accuracy_score_is_absent_without_classes(params, labels, reason):
+    samples = {"images": np.zeros((40, 28, 28, 1), np.float32)}
+    if labels is not None:
+        samples["labels"] = labels
+    report = {"test_accuracy": 0.97, "num_train_images": 40}
+    metrics, details = score_as_training_data(
+        samples, samples["images"], np.zeros(40, int), report, params.evaluator, 0
+    )
+    assert metrics == {"real_data_accuracy": 0.97}
+    assert reason in details["absent"]
 
 
 def test_quick_scorer_gives_fid_and_kid(reference):

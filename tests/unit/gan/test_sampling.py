@@ -7,8 +7,10 @@ from gantrack.gan.sampling import (
     class_labels,
     generate_images,
     grid_inputs,
+    interpolation_inputs,
     latent_vectors,
     rows_by_class,
+    slerp,
 )
 
 
@@ -55,3 +57,31 @@ def test_conditional_grid_has_one_row_per_class_with_shared_latents():
     images = np.arange(5, dtype=np.float32)[:, None, None, None] * np.ones((5, 1, 1, 1))
     grid = rows_by_class(images, np.array([0, 1, 0, 0, 2]), 3, columns=2)
     np.testing.assert_array_equal(grid[:, 0, 0, 0], [0, 2, 1, -1, 4, -1])
+
+
+def test_slerp_keeps_the_norm_and_meets_both_ends():
+    start, end = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    path = slerp(start, end, np.linspace(0, 1, 5))
+    np.testing.assert_allclose(path[0], start, atol=1e-7)
+    np.testing.assert_allclose(path[-1], end, atol=1e-7)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), 1.0, rtol=1e-6)  # a great circle
+    # Halfway between orthogonal unit vectors: (start + end) / √2, at 45° from each.
+    np.testing.assert_allclose(path[2], [2**-0.5, 2**-0.5, 0.0], rtol=1e-6)
+
+
+def test_slerp_of_parallel_vectors_is_the_straight_line():
+    start = np.array([1.0, 2.0])
+    path = slerp(start, 3 * start, np.array([0.0, 0.5, 1.0]))
+    np.testing.assert_allclose(path, [start, 2 * start, 3 * start], rtol=1e-6)
+
+
+def test_interpolation_rows_walk_between_fixed_pairs_with_the_class_held():
+    latent, labels = interpolation_inputs(8, rows=3, columns=4, seed=5, num_classes=2)
+    assert latent.shape == (12, 8)
+    assert labels.ravel().tolist() == [0] * 4 + [1] * 4 + [0] * 4  # row r draws class r mod 2
+    ends = latent_vectors(6, 8, 5)
+    np.testing.assert_allclose(latent[0], ends[0], rtol=1e-5)  # row 0 starts at pair 0's start
+    np.testing.assert_allclose(latent[3], ends[1], rtol=1e-5)  # and ends at its end
+    np.testing.assert_array_equal(interpolation_inputs(8, 3, 4, 5), latent)  # unconditional
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        interpolation_inputs(8, 3, 1, 5)

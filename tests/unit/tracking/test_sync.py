@@ -111,9 +111,46 @@ def test_a_stage_whose_store_goes_away_finishes_and_spools(
 def test_sync_says_when_the_store_still_does_not_answer(tmp_path, capsys, monkeypatch):
     spool = Spool.open(tmp_path, "run1", "http://127.0.0.1:9", "train")
     spool.append("metrics", {"metrics": {"a": 1.0}, "step": 1})
+    spool.release()  # the run's process is done with it
     monkeypatch.setattr("gantrack.tracking.sync.send", failing_send)
     assert sync_command.main(["--spool", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
     assert "1 still spooled: ConnectionError: the store went away" in out
     assert "1 records are still spooled" in err
     assert len(spool.pending()) == 1
+
+
+def test_a_spool_whose_run_is_still_going_is_left_to_it(context, tmp_path):
+    """Queued experiments share the spool root: a stage starting in one must not replay,
+    and then delete, the spool of a run that is still logging in another."""
+    client = MlflowClient(context.tracking_uri)
+    run = client.create_run(client.create_experiment("test"))
+    live = Spool.open(tmp_path / "spool", run.info.run_id, context.tracking_uri, "train")
+    live.append("metrics", {"metrics": {"d_loss": 1.0}, "step": 1})
+    assert replay_all(tmp_path / "spool", context.tracking_uri, say=print) == []
+    assert live.folder.exists() and len(live.pending()) == 1
+    live.append("metrics", {"metrics": {"d_loss": 0.5}, "step": 2})  # still writable
+    live.release()  # the run's process is done with it
+    (result,) = replay_all(tmp_path / "spool", context.tracking_uri, say=print)
+    assert (result.sent, result.pending) == (2, 0) and not live.folder.exists()
+
+
+def test_a_killed_runs_spool_is_replayable_at_once(context, tmp_path):
+    """The kernel drops a dead owner's lock: no stale-lock clean-up is needed."""
+    import subprocess
+    import sys
+
+    client = MlflowClient(context.tracking_uri)
+    run = client.create_run(client.create_experiment("test"))
+    script = (
+        "import os, sys; from pathlib import Path; from gantrack.tracking.spool import Spool;"
+        "spool = Spool.open(Path(sys.argv[1]), sys.argv[2], sys.argv[3], 'train');"
+        "spool.append('metrics', {'metrics': {'d_loss': 1.0}, 'step': 1});"
+        "os._exit(9)"  # dies holding the lock, without any clean-up
+    )
+    arguments = [str(tmp_path / "spool"), run.info.run_id, context.tracking_uri]
+    died = subprocess.run([sys.executable, "-c", script, *arguments], check=False)
+    assert died.returncode == 9
+    (result,) = replay_all(tmp_path / "spool", context.tracking_uri, say=print)
+    assert result.sent == 1
+    assert history(run.info.run_id, "d_loss") == [(1, 1.0)]

@@ -1,0 +1,245 @@
+"""The run report as one HTML page: numbers beside their yardsticks, then the pictures.
+
+Self-contained on purpose: every picture is a ``data:`` URI, the style sheet is inline and
+there is no script, so the file opens from disk, offline, attached to an e-mail or as an
+MLflow artifact, and shows the same thing in ten years. Values are escaped; nothing read
+from a run is written into the page as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1250px;
+       color: #222; padding: 0 1em; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { padding: 0.3em 0.8em; border-bottom: 1px solid #eee; text-align: left;
+         vertical-align: top; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+.pair { display: flex; gap: 2em; flex-wrap: wrap; align-items: flex-start; }
+.pair figure { margin: 0; }
+figcaption, .note { color: #555; font-size: 0.9em; max-width: 60em; }
+img { image-rendering: pixelated; max-width: 100%; }
+"""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What the page shows; every picture is PNG bytes (:mod:`gantrack.report.figures`).
+
+    ``metrics`` and ``details`` are ``metrics.json`` and ``evaluation_details`` (by
+    network); ``title`` names the run (its git revision, say).
+    """
+
+    title: str
+    metrics: Mapping[str, Mapping[str, float]]
+    details: Mapping[str, Mapping[str, object]]
+    pictures: Mapping[str, bytes] = field(default_factory=dict)
+
+
+def render_page(report: RunReport) -> str:
+    """The whole page as a string."""
+    evaluator = report.metrics["evaluator"]
+    details = report.details.get("evaluator", {})
+    sections = [
+        f"<h1>{_text(report.title)}</h1>",
+        f'<p class="note">{_text(details.get("network", "the evaluator"))}; '
+        f"{evaluator.get('num_images', 0):.0f} samples against "
+        f"{evaluator.get('num_reference_images', 0):.0f} real images of the "
+        f"{_text(details.get('reference_split', '?'))} split.</p>",
+        "<h2>Headline numbers and their yardsticks</h2>",
+        _table(("metric", "value", "yardstick", "how to read it"), _headline_rows(evaluator)),
+        _other_networks(report.metrics),
+        "<h2>Samples and real images</h2>",
+        '<div class="pair">'
+        + _figure(report.pictures, "samples", "Samples (one row per class when conditional)")
+        + _figure(report.pictures, "real", "Real training images")
+        + "</div>",
+        "<h2>Classes</h2>",
+        _figure(
+            report.pictures,
+            "class_histogram",
+            "Share of each class: samples as the evaluator classifies them, real images by "
+            "their label. Mode collapse shows as missing or swollen bars.",
+        ),
+        "<h2>Training</h2>",
+        _figure(
+            report.pictures,
+            "training_curves",
+            "Losses and the discriminator's mean scores per epoch; FID/KID with the "
+            "evaluator every few epochs (the run keeps the generator of the best FID).",
+        ),
+        "<h2>Latent interpolation</h2>",
+        _figure(
+            report.pictures,
+            "interpolation",
+            "Each row walks a great circle between two fixed latent vectors (spherical "
+            "interpolation); a conditional generator holds the row's class. Smooth rows: "
+            "the generator learnt a continuous map, not a lookup of training images.",
+        ),
+        "<h2>Memorisation</h2>",
+        _memorisation(evaluator, details.get("data_copying"), report.pictures),
+        "<h2>Samples as training data</h2>",
+        _classification(evaluator, details.get("classification_accuracy_score")),
+    ]
+    body = "\n".join(section for section in sections if section)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_text(report.title)}</title><style>{STYLE}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _headline_rows(metrics: Mapping[str, float]) -> list[tuple[str, str, str, str]]:
+    value = metrics.get
+    fid = _number(value("fid"))
+    if value("fid_ci_low") is not None and value("fid_ci_high") is not None:
+        fid += f" [{_number(value('fid_ci_low'))}, {_number(value('fid_ci_high'))}]"
+    rows = [
+        (
+            "FID",
+            fid,
+            f"floor: FID(train, test) = {_number(value('fid_train_test'))}",
+            "lower is better; the floor is two samples of real data",
+        ),
+        (
+            "Inception Score",
+            f"{_number(value('inception_score'))} ± {_number(value('inception_score_std'))}",
+            f"ceiling: real images {_number(value('real_inception_score'))}",
+            "higher is better: confident and varied classes",
+        ),
+        (
+            "KID",
+            f"{_number(value('kid'))} ± {_number(value('kid_std'))}",
+            "0",
+            "lower is better; unbiased at any sample count",
+        ),
+        (
+            "precision / recall",
+            f"{_number(value('precision'))} / {_number(value('recall'))}",
+            "1 / 1",
+            "fidelity (samples on the real manifold) / diversity (real covered)",
+        ),
+        (
+            "classes covered",
+            _number(value("classes_covered"), digits=0),
+            f"smallest share {_percent(value('smallest_class_share'))}, largest "
+            f"{_percent(value('largest_class_share'))}",
+            "each class ≥ 1% of the samples counts",
+        ),
+        (
+            "data copying C_T",
+            _number(value("data_copying_ct"), digits=2),
+            "0",
+            "below −3: samples copy training images (Memorisation, below)",
+        ),
+        (
+            "classification accuracy score",
+            _percent(value("classification_accuracy_score")),
+            f"real data: {_percent(value('real_data_accuracy'))}",
+            "a classifier trained on samples, tested on real images (below)",
+        ),
+    ]
+    return [(name, shown, yardstick, meaning) for name, shown, yardstick, meaning in rows]
+
+
+def _other_networks(metrics: Mapping[str, Mapping[str, float]]) -> str:
+    others = [name for name in metrics if name != "evaluator"]
+    if not others:
+        return ""
+    keys = ("fid", "inception_score", "kid", "precision", "recall")
+    rows = [(name, *(_number(metrics[name].get(key)) for key in keys)) for name in others]
+    return "<h3>Inception networks</h3>" + _table(("network", *keys), rows)
+
+
+def _memorisation(
+    metrics: Mapping[str, float], copying: Mapping[str, object] | None, pictures
+) -> str:
+    if not copying:
+        return '<p class="note">Not measured for this run.</p>'
+    statistic = copying.get("data_copying_ct")
+    if statistic is None:
+        verdict = (
+            f"C_T is undefined: no cell of the {copying['cells']} held enough samples and "
+            "held-out images."
+        )
+    elif statistic < -3:
+        verdict = f"C_T = {statistic:.2f}: the samples sit closer to training images than "
+        verdict += "held-out real images do: <strong>data copying</strong>."
+    elif statistic > 3:
+        verdict = f"C_T = {statistic:.2f}: the samples sit farther from the training "
+        verdict += "images than held-out real images do (under-fitting, not copying)."
+    else:
+        verdict = f"C_T = {statistic:.2f}: no evidence of copying."
+    ratio = copying.get("nearest_train_distance_ratio")
+    return (
+        f"<p>{verdict}</p>"
+        '<p class="note">Meehan, Chaudhuri &amp; Dasgupta (2020), "A Non-Parametric Test to '
+        "Detect Data-Copying in Generative Models\": in the evaluator's feature space, each "
+        "sample's distance to its nearest training image is compared with each held-out "
+        "(test) image's, by a Mann-Whitney z-score per k-means cell of the training "
+        f"features, averaged ({copying.get('cells_used')} of {copying.get('cells')} cells "
+        "had enough points). Below −3: copying; about 0: none. The median distance ratio "
+        f"(samples / held-out) is {_number(ratio)}. FID rewards copying; this does not.</p>"
+        + _figure(
+            pictures,
+            "closest_pairs",
+            "The 8 samples closest to a training image: each sample above its nearest "
+            "training image, with their distance in feature space.",
+        )
+    )
+
+
+def _classification(metrics: Mapping[str, float], details: Mapping[str, object] | None) -> str:
+    real = _percent(metrics.get("real_data_accuracy"))
+    if "classification_accuracy_score" not in metrics:
+        reason = (details or {}).get("absent", "not measured for this run")
+        return f"<p>No Classification Accuracy Score: {_text(reason)}.</p>"
+    score = _percent(metrics["classification_accuracy_score"])
+    count = (details or {}).get("num_training_samples", "the")
+    return (
+        f"<p>Classification Accuracy Score <strong>{score}</strong> against {real} for the "
+        "same classifier trained on real images.</p>"
+        '<p class="note">Ravuri &amp; Vinyals (2019): the evaluator\'s architecture and '
+        f"recipe trained on {count} samples labelled with the class each was drawn for, "
+        "tested on the real test split. The gap is what the samples lack as training data: "
+        "digits that do not match their class, or too little variety within a class.</p>"
+    )
+
+
+def _figure(pictures: Mapping[str, bytes], name: str, caption: str) -> str:
+    if name not in pictures:
+        return f'<p class="note">({_text(name)}: not available for this run)</p>'
+    data = base64.b64encode(pictures[name]).decode("ascii")
+    return (
+        f'<figure><img alt="{_text(name)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_text(caption)}</figcaption></figure>"
+    )
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{_text(cell)}</th>" for cell in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _text(value: object) -> str:
+    return html.escape(str(value))
