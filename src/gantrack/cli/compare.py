@@ -45,8 +45,9 @@ DIRECTION_BY_NAME = {
     **dict.fromkeys(("real_inception_score",), "max"),
 }
 MAX_PARAM_PLOTS = 4
-# Params that shape no run (the gate is not a stage): left out of reproducing commands.
-NOT_RUN_PARAMS = ("gate.",)
+# Params that shape no run's numbers (the gate is not a stage; file locations; where and
+# how runs are logged): left out of reproducing commands and of what tells recipes apart.
+NOT_RUN_PARAMS = ("gate.", "paths.", "mlflow.")
 # The GAN's seed: runs whose params differ only here are one recipe measured several times.
 SEED_PARAMS = ("train.seed",)
 SEED_METRICS = (
@@ -82,9 +83,9 @@ def select_dvc_experiments(runs: pd.DataFrame, names: Sequence[str]) -> pd.DataF
 
 
 def swept_params(runs: pd.DataFrame) -> list[str]:
-    """Params (dotted names) that take more than one value among ``runs``, sorted."""
-    counts = runs.filter(regex=r"^params\.").nunique(dropna=False)
-    return sorted(counts[counts > 1].index.str.removeprefix("params."))
+    """Params (dotted names) that tell ``runs`` apart, the seed included, sorted (what
+    :func:`recipe_columns` leaves out, which shapes no number, is left out here too)."""
+    return sorted(column[len("params.") :] for column in recipe_columns(runs, seed_params=()))
 
 
 def rank_runs(runs: pd.DataFrame, metric: str, direction: str) -> pd.DataFrame:
@@ -197,12 +198,18 @@ def metric_against_param(ranked: pd.DataFrame, metric: str, param: str) -> pd.Da
 
 def recipe_columns(runs: pd.DataFrame, seed_params: Sequence[str] = SEED_PARAMS) -> list[str]:
     """The ``params.*`` columns that tell recipes apart: those that differ between runs,
-    less the seed params (runs that differ only in those are one recipe)."""
+    less the seed params (runs that differ only in those are one recipe), the params that
+    shape no run's numbers (:data:`NOT_RUN_PARAMS`), and a param with one value wherever it
+    was logged: a key added to ``params.yaml`` after the other runs, which ran with what it
+    now makes explicit (that holds for gantrack's own additions; say so in a param's
+    comment when it does not)."""
     seeds = {f"params.{name}" for name in seed_params}
     return [
         column
         for column in runs.filter(regex=r"^params\.").columns
-        if column not in seeds and runs[column].nunique(dropna=False) > 1
+        if column not in seeds
+        and not column[len("params.") :].startswith(NOT_RUN_PARAMS)
+        and runs[column].nunique(dropna=True) > 1
     ]
 
 

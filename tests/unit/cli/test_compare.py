@@ -272,3 +272,22 @@ def test_main_reports_recipes_over_seeds(tmp_path):
     section = report[report.index("## Over seeds") :]
     assert "Runs that differ only in train.seed" in section
     assert "| 16 | 3 | 19 | 18 | 21 |" in section and "| 32 | 3 | 22 | 20 | 30 |" in section
+
+
+def test_what_shapes_no_run_does_not_split_a_recipe(seeded_runs):
+    """The gate, file paths and logging settings change no number; a key added to
+    params.yaml after some runs (absent from them, one value where logged) ran as its
+    value says. Neither splits the runs of one recipe."""
+    later = seeded_runs.assign(
+        **{
+            "params.gate.max_fid_increase": ["0.1", "0.1", "0.35", "0.1", "0.1", "0.1"],
+            "params.paths.report": [None, None, "reports/report.html", None, None, None],
+            "params.evaluate.data_copying_cells": [None, None, "20", None, None, None],
+        }
+    )
+    table = seed_groups(later, "evaluator.fid", "min", [])
+    assert list(table["seeds"]) == [3, 3]
+    assert recipe_labels(later).tolist() == recipe_labels(seeded_runs).tolist()
+    # A param that takes two values where it was logged still tells recipes apart.
+    later["params.evaluate.data_copying_cells"] = ["10", "20"] * 3
+    assert sorted(seed_groups(later, "evaluator.fid", "min", [])["seeds"]) == [1, 1, 2, 2]
