@@ -206,13 +206,10 @@ def score_generated(
     }
 
 
-def describe_reference(reference: Reference) -> dict[str, object]:
-    """What a network's numbers were measured against: its label, split and image count."""
-    return {
-        "network": reference.label,
-        "reference_split": reference.split,
-        "num_reference_images": len(reference),
-    }
+def describe_reference(reference: Reference) -> dict[str, str]:
+    """What a network's numbers were measured against, in words: its label and split (the
+    image count is a metric: ``num_reference_images``)."""
+    return {"network": reference.label, "reference_split": reference.split}
 
 
 def score_classes(

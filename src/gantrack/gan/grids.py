@@ -37,9 +37,18 @@ def make_grid(images: np.ndarray, rows: int, padding: int = 2) -> np.ndarray:
     return grid[..., 0] if channels == 1 else grid
 
 
-def save_png(picture: np.ndarray, path: Path) -> None:
-    """Write a uint8 picture (from :func:`make_grid`) as PNG, atomically."""
+def png_bytes(picture: np.ndarray) -> bytes:
+    """A uint8 picture (from :func:`make_grid`) encoded as PNG."""
+    from io import BytesIO
+
     from PIL import Image
 
+    buffer = BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(picture: np.ndarray, path: Path) -> None:
+    """Write a uint8 picture (from :func:`make_grid`) as PNG, atomically."""
     with atomic_path(path) as temporary:
-        Image.fromarray(picture).save(temporary, format="PNG")
+        temporary.write_bytes(png_bytes(picture))

@@ -12,23 +12,14 @@ from io import BytesIO
 import numpy as np
 from matplotlib.figure import Figure
 
-from gantrack.gan.grids import make_grid, to_uint8
+from gantrack.gan.grids import make_grid, png_bytes, to_uint8
 from gantrack.gan.sampling import rows_by_class
 
 
-def png_bytes(figure: Figure) -> bytes:
+def figure_png(figure: Figure) -> bytes:
     """``figure`` as PNG."""
     buffer = BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def picture_png(picture: np.ndarray) -> bytes:
-    """A uint8 picture (a grid from :func:`gantrack.gan.grids.make_grid`) as PNG."""
-    from PIL import Image
-
-    buffer = BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -39,10 +30,10 @@ def real_images_grid(images: np.ndarray, labels: np.ndarray, columns: int = 10) 
     """
     if labels.min() >= 0 and labels.max() >= 1:
         num_classes = int(labels.max()) + 1
-        return picture_png(
+        return png_bytes(
             make_grid(rows_by_class(images, labels, num_classes, columns), num_classes)
         )
-    return picture_png(make_grid(images[: columns * columns], columns))
+    return png_bytes(make_grid(images[: columns * columns], columns))
 
 
 def class_histogram(generated_counts: Sequence[int], real_counts: Sequence[int]) -> bytes:
@@ -57,7 +48,7 @@ def class_histogram(generated_counts: Sequence[int], real_counts: Sequence[int])
     axes.set(xlabel="class", ylabel="share of images", xticks=classes)
     axes.legend(loc="upper right", fontsize="small")
     axes.grid(axis="y", alpha=0.3)
-    return png_bytes(figure)
+    return figure_png(figure)
 
 
 def training_curves(
@@ -75,7 +66,7 @@ def training_curves(
         lines = quality.get_lines() + kid_axes.get_lines()
         kid_axes.legend(lines, [line.get_label() for line in lines], fontsize="small")
     figure.tight_layout()
-    return png_bytes(figure)
+    return figure_png(figure)
 
 
 def _plot_columns(axes, rows, columns, ylabel, color=None, grid=True) -> None:
@@ -104,7 +95,7 @@ def closest_pairs(
         bottom = figure.add_subplot(2, columns, columns + index + 1)
         _show(top, samples[int(pair["sample"])], f"sample {int(pair['sample'])}")
         _show(bottom, train_images[int(pair["train"])], f"d = {pair['distance']:.2f}")
-    return png_bytes(figure)
+    return figure_png(figure)
 
 
 def _show(axes, image: np.ndarray, title: str) -> None:
