@@ -13,11 +13,15 @@ b. ``gantrack``: ``train_gan`` with the train params of ``params.yaml`` (default
 c. ``gantrack+logs``: the same with the stage's per-epoch callbacks:
    ``NonFiniteLossCheck``, ``EpochReport`` with its CSV sink, ``GridSnapshot`` writing a
    PNG and ``TrainingProgress`` (the train stage's epoch, less MLflow's background sender);
-d. ``gantrack+ema+logs``: c with ``ema_decay`` (``--ema-decay``, 0.999).
+d. ``gantrack+ema+logs``: c with ``ema_decay`` (``--ema-decay``, 0.999);
+e. ``gantrack+xla+logs``: c with ``train.xla`` (the default): the step compiled by XLA.
+
+a-d run without XLA, as the plain loop does, so their ratios measure gantrack's overhead;
+e measures what XLA buys on top.
 
 The ratios against ``plain-constant`` split the train stage's distance from a bare step
 into the input pipeline (``plain``), Keras's ``fit`` and the model (``gantrack``), the
-stage's callbacks (``gantrack+logs``) and EMA; ``--deterministic`` adds op determinism.
+stage's callbacks (``gantrack+logs``), EMA and XLA; ``--deterministic`` adds op determinism.
 
 The trainers take turns, one epoch each per round, so a change in the machine's load
 hits all of them alike; the first ``--warmup`` rounds (tracing) are not timed, and each
@@ -173,7 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         tf.config.experimental.enable_op_determinism()
     # Unconditional throughout: the plain loop has no labels to condition on (the default's
     # label embedding and one-hot channels add little to the 28x28x64 layers' cost).
-    config = load_params(args.params).train.model_copy(update={"conditional": False})
+    config = load_params(args.params).train.model_copy(
+        update={"conditional": False, "xla": False}
+    )
     image_shape = (28, 28, 1)
     rng = np.random.default_rng(args.seed)
     images = rng.uniform(-1, 1, (args.num_images, *image_shape)).astype(np.float32)
@@ -190,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
                 image_shape,
                 args.seed,
                 Path(folder),
+            ),
+            "gantrack+xla+logs": GantrackFit(
+                config.model_copy(update={"xla": True}), image_shape, args.seed, Path(folder)
             ),
         }
         seconds = take_turns(

@@ -169,6 +169,8 @@ class TrainConfig(_Section):
     conditional: bool
     # mixed_float16 compute with loss scaling (for GPUs; slower on a CPU).
     mixed_precision: bool
+    # Compile each training step with XLA (1.26x faster on a 2-core CPU; single device only).
+    xla: bool
     # Save a checkpoint every N epochs (and after the last) to paths.checkpoints; a rerun
     # with the same params resumes from it. 0: no checkpoints.
     checkpoint_every: int = Field(ge=0)
@@ -213,6 +215,12 @@ class TrainConfig(_Section):
             raise ValueError(
                 f"train.devices is set but train.distribute is '{self.distribute}': devices "
                 "name what 'mirrored' mirrors on; set devices: null or distribute: mirrored"
+            )
+        if self.xla and self.distribute != "none":
+            raise ValueError(
+                f"train.xla is true with train.distribute '{self.distribute}': the XLA-compiled "
+                "step runs on one device (Keras does not compile distributed steps); set "
+                "train.xla: false to distribute"
             )
         if len(set(self.diffaugment)) != len(self.diffaugment):
             raise ValueError(f"train.diffaugment lists a policy twice: {self.diffaugment}")

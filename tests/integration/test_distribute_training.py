@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent(
     params = load_params(sys.argv[2])
     config = params.train.model_copy(update={
         "batch_size": 16, "epochs": 1, "eval_every": 0, "latent_dim": 16,
-        "distribute": "mirrored" if replicas > 1 else "none",
+        "distribute": "mirrored" if replicas > 1 else "none", "xla": False,
         "devices": ["/cpu:0", "/cpu:1"] if replicas > 1 else None,
     })
     rng = np.random.default_rng(0)
@@ -128,7 +128,7 @@ def multi_worker_repo(repo_root, repo, train: dict, target: str):
     repo.mkdir()
     copy_project(repo_root, repo)
     edit_params(repo, TINY)
-    edit_params(repo, {"train": {"distribute": "multi_worker", **train},
+    edit_params(repo, {"train": {"distribute": "multi_worker", "xla": False, **train},
                        "sample": {"generator": "last"}})  # fmt: skip
     run(["git", "init", "-q"], repo)
     run([str(BIN / "dvc"), "repro", target], repo)
@@ -213,7 +213,8 @@ def test_evaluation_stages_extract_features_on_every_replica(pipeline_copy):
         one_device = dict(archive)
     one_device_metrics = json.loads(metrics.read_text())["evaluator"]
 
-    edit_params(copy, {"train": {"distribute": "mirrored", "devices": ["/cpu:0", "/cpu:1"]}})
+    mirrored = {"distribute": "mirrored", "devices": ["/cpu:0", "/cpu:1"], "xla": False}
+    edit_params(copy, {"train": mirrored})
     for script in (["pipeline/reference.py", "evaluator"], ["pipeline/evaluate.py"]):
         result = run([sys.executable, *script], copy)
         assert "feature extraction on 2 replicas" in result.stdout, result.stdout

@@ -189,7 +189,7 @@ def test_training_variant_defaults_keep_the_seed_game(params):
     train = params.train
     assert train.loss == "non_saturating" and train.critic_steps == 1
     # Conditional at batch 16 by default: the recipe study's winner (reports/recipes.md).
-    assert train.conditional and train.batch_size == 16
+    assert train.conditional and train.batch_size == 16 and train.xla
     assert not (train.spectral_norm or train.mixed_precision)
     assert train.ema_decay is None and train.diffaugment == [] and train.r1_gamma == 0.0
     assert train.label_smoothing == 0.0 and params.sample.label is None
@@ -201,6 +201,7 @@ def test_training_variant_defaults_keep_the_seed_game(params):
         ({"loss": "hinge", "label_smoothing": 0.1}, "only applies to non_saturating or minimax"),
         ({"loss": "wgan_gp", "r1_gamma": 1.0}, "use one penalty"),
         ({"diffaugment": ["cutout", "cutout"]}, "lists a policy twice"),
+        ({"xla": True, "distribute": "mirrored"}, "set train.xla: false to distribute"),
     ],
 )
 def test_senseless_combinations_are_rejected(raw_params, changes, expected):

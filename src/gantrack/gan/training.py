@@ -132,6 +132,7 @@ def build_gan(
         ema_decay=config.ema_decay,
         augment=get_augmentation(config.diffaugment),
         conditional=config.conditional,
+        xla=config.xla,
     )
     optimizers = [
         keras.optimizers.Adam(rate, beta_1=config.beta_1, beta_2=config.beta_2)

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from support.configs import tiny_train_config
 
 from gantrack.gan.model import EMA_WARMUP, METRIC_NAMES, PENALTY_METRIC
@@ -114,6 +115,29 @@ def test_same_seed_same_weights(params):
         weights.append(gan.generator.get_weights())
     for first, second in zip(*weights, strict=True):
         np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
+
+
+def test_the_xla_step_is_one_compiled_program_and_repeats_bit_for_bit(params):
+    """Both networks' passes and updates compile to one XLA program (its HLO holds the
+    convolutions), and the same seed trains to the same weights, bit for bit. (Its random
+    draws are XLA's, not the plain step's: the two agree in distribution, not in value.)"""
+    config = tiny_train_config(params, conditional=True, ema_decay=0.9, xla=True)
+    images, labels = random_images(8), np.arange(8) % 3
+    weights = []
+    for _ in range(2):
+        gan = build_gan(config, (28, 28, 1), 5, num_classes=3)
+        start = gan.generator.get_weights()
+        train_gan(gan, images, config, seed=5, callbacks=[], verbose=0, labels=labels)
+        weights.append(gan.ema_generator.get_weights() + gan.discriminator.get_weights())
+        moved = zip(start, gan.generator.get_weights(), strict=True)
+        assert any(not np.array_equal(before, after) for before, after in moved)
+    for first, second in zip(*weights, strict=True):
+        np.testing.assert_array_equal(first, second)
+    batch = (tf.constant(images[:4]), tf.constant(labels[:4, None], tf.int32))
+    hlo = gan._update.experimental_get_compiler_ir(*batch)(stage="hlo")
+    assert "convolution" in hlo and "ENTRY" in hlo
+    plain = build_gan(config.model_copy(update={"xla": False}), (28, 28, 1), 5, num_classes=3)
+    assert not isinstance(plain._update, tf.types.experimental.PolymorphicFunction)
 
 
 def test_dataset_drops_partial_batch_and_rejects_oversized_batch():
