@@ -316,7 +316,9 @@ def score_as_training_data(
         labels[:count],
         test_images,
         test_labels,
-        num_classes=int(labels.max()) + 1,
+        # Every class either split holds: samples drawn without the top class would
+        # otherwise leave the test split's labels outside the classifier's outputs.
+        num_classes=int(max(labels.max(), test_labels.max())) + 1,
         config=config,
         seed=seed,
     )

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from support.images import quadrant_images
 
 from gantrack.evaluation.classifier import (
     build_evaluator,
@@ -30,15 +31,6 @@ def test_train_evaluator_learns_a_trivial_task(params):
     probabilities = evaluator.predict(images.astype(np.float32), verbose=0)
     assert probabilities.shape == (64, 2)
     assert (probabilities.argmax(axis=1) == labels).mean() > 0.9
-
-
-def quadrant_images(labels, rng):
-    """Class c lights quadrant c of a dark image: four classes any classifier tells apart."""
-    images = np.full((len(labels), 28, 28, 1), -0.8) + rng.normal(0, 0.1, (len(labels), 28, 28, 1))
-    for index, label in enumerate(labels):
-        row, column = divmod(int(label), 2)
-        images[index, row * 14 : (row + 1) * 14, column * 14 : (column + 1) * 14] += 1.6
-    return images.astype(np.float32)
 
 
 def test_classification_accuracy_score_knows_right_from_wrong_labels(params):

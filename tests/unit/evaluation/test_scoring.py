@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from support.images import quadrant_images
 
 from gantrack.evaluation.scoring import (
     HEADLINE_METRICS,
@@ -131,6 +132,21 @@ def test_classification_accuracy_score_is_absent_without_classes(params, labels,
     )
     assert metrics == {"real_data_accuracy": 0.97}
     assert reason in details["absent"]
+
+
+def test_classification_accuracy_score_covers_a_class_the_samples_lack(params):
+    """Samples of classes 0-2 only, a test split of 0-3: the classifier still has four
+    outputs, so the class-3 test images count as wrong (accuracy 3/4), not as an error."""
+    rng = np.random.default_rng(0)
+    labels, test_labels = np.arange(96) % 3, np.arange(64) % 4
+    images, test_images = quadrant_images(labels, rng), quadrant_images(test_labels, rng)
+    report = {"test_accuracy": 0.97, "num_train_images": 96}
+    config = params.evaluator.model_copy(update={"epochs": 8, "batch_size": 16, "augment": False})
+    metrics, details = score_as_training_data(
+        {"images": images, "labels": labels}, test_images, test_labels, report, config, 0
+    )
+    assert 0.7 <= metrics["classification_accuracy_score"] <= 0.75
+    assert details == {"num_training_samples": 96}
 
 
 def test_quick_scorer_gives_fid_and_kid(reference):
