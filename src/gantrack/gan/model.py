@@ -7,8 +7,9 @@ variants are fixed when the model is built, so Python ``if``s on them are resolv
 tracing time, and cost nothing per step.
 
 ``xla=True`` compiles the update (both networks' forward and backward passes, the optimiser
-steps and the weight average) with XLA as one fused program: 1.26x the images per second of
-the same step without it on a 2-core CPU (``bench/bench_training.py``). Keras's own
+steps and the weight average) with XLA as one fused program: 1.26x the images per second
+of the same step without it on a 2-core CPU (``bench/bench_training.py``:
+``gantrack+xla+logs`` against ``gantrack+logs``). Keras's own
 ``jit_compile`` declines when op determinism is on and on CPU-only machines; the update here
 uses only ops XLA compiles deterministically on CPU (a run repeats bit for bit), and an op
 it cannot compile fails the first step loudly rather than falling back.
@@ -86,7 +87,6 @@ class GAN(keras.Model):
         self.ema_decay = ema_decay
         self.augment = augment
         self.conditional = conditional
-        self.xla = xla
         # One XLA program per step shape; fit() traces train_step once, so this compiles once.
         self._update = (
             tf.function(self._update_networks, jit_compile=True) if xla else self._update_networks

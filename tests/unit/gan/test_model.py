@@ -119,8 +119,8 @@ def test_same_seed_same_weights(params):
 
 def test_the_xla_step_is_one_compiled_program_and_repeats_bit_for_bit(params):
     """Both networks' passes and updates compile to one XLA program (its HLO holds the
-    convolutions), and the same seed trains to the same weights, bit for bit. (Its random
-    draws are XLA's, not the plain step's: the two agree in distribution, not in value.)"""
+    convolutions), and the same seed trains to the same weights, bit for bit. (It does not
+    repeat the plain step's values: two steps from one start differ beyond rounding.)"""
     config = tiny_train_config(params, conditional=True, ema_decay=0.9, xla=True)
     images, labels = random_images(8), np.arange(8) % 3
     weights = []
