@@ -144,11 +144,13 @@ class TrainConfig(_Section):
     seed: int = Field(ge=0)
     latent_dim: int = Field(ge=1)
     batch_size: int = Field(ge=1)
-    # Training's length: whole passes over the train split, or real images shown to the
-    # discriminator (rounded up to whole epochs; travels across datasets). Set one, null
-    # the other.
+    # Training's length, one of three (null the other two): whole passes over the train
+    # split; real images shown to the discriminator (travels across datasets); or generator
+    # updates (travels across batch sizes and critic steps). Images and steps are rounded
+    # up to whole epochs.
     epochs: int | None = Field(ge=1)
     images: int | None = Field(ge=1)
+    steps: int | None = Field(ge=1)
     loss: Literal[LOSS_NAMES]
     # WGAN-GP's lambda: weight of E[(||grad D(x_hat)||_2 - 1)^2] (wgan_gp only).
     gradient_penalty_weight: float = Field(ge=0.0)
@@ -160,6 +162,9 @@ class TrainConfig(_Section):
     # One-sided label smoothing: real target 1 - alpha (cross-entropy losses only; 0: off).
     label_smoothing: float = Field(ge=0.0, lt=0.5)
     spectral_norm: bool  # keras.layers.SpectralNormalization on the discriminator's layers
+    # The DCGAN's width: filters of the generator's last block and the discriminator's
+    # first, doubling per halving of the size (64: the DCGAN's; 32 costs about a quarter).
+    base_filters: int = Field(ge=4, le=512)
     # Exponential moving average of the generator's weights (null: off). When on, the saved
     # generators and the in-training evaluation use the averaged weights.
     ema_decay: float | None = Field(gt=0.0, lt=1.0)
@@ -181,6 +186,9 @@ class TrainConfig(_Section):
     devices: list[str] | None = Field(min_length=1)
     generator_learning_rate: float = Field(gt=0.0)
     discriminator_learning_rate: float = Field(gt=0.0)
+    # Both learning rates stay constant, then fall linearly to 0 over this last fraction of
+    # the generator's steps (0: constant throughout; 1: a linear decay from the first step).
+    learning_rate_decay_fraction: float = Field(ge=0.0, le=1.0)
     beta_1: float = Field(ge=0.0, lt=1.0)
     beta_2: float = Field(ge=0.0, lt=1.0)
     # The per-epoch grid is grid_rows x grid_rows images from fixed latent vectors
@@ -194,11 +202,12 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _stabilisers_fit_loss(self) -> TrainConfig:
-        if (self.epochs is None) == (self.images is None):
+        lengths = {"epochs": self.epochs, "images": self.images, "steps": self.steps}
+        if sum(value is not None for value in lengths.values()) != 1:
+            given = ", ".join(f"train.{key} is {value}" for key, value in lengths.items())
             raise ValueError(
-                f"train.epochs is {self.epochs} and train.images is {self.images}: training's "
-                "length is one of them; set the other to null (e.g. epochs: null, "
-                "images: 48000)"
+                f"{given}: training's length is exactly one of them; set the others to null "
+                "(e.g. epochs: null, images: null, steps: 3000)"
             )
         if self.label_smoothing > 0 and self.loss not in CROSS_ENTROPY_LOSSES:
             raise ValueError(

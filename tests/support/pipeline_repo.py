@@ -36,6 +36,7 @@ TINY = {
         # slow default-quality test.
         "conditional": False,
         "epochs": 2,
+        "steps": None,
         "batch_size": 16,
         "grid_rows": 2,
         "eval_every": 1,

@@ -25,15 +25,19 @@ def error_for(raw) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("epochs, images", [(12, 48_000), (None, None)])
-def test_training_length_is_epochs_or_images_never_both(raw_params, epochs, images):
-    raw_params["train"].update(epochs=epochs, images=images)
-    assert "training's length is one of them" in error_for(raw_params)
+@pytest.mark.parametrize(
+    "epochs, images, steps", [(12, 48_000, None), (None, None, None), (12, None, 3_000)]
+)
+def test_training_length_is_exactly_one_of_epochs_images_steps(raw_params, epochs, images, steps):
+    raw_params["train"].update(epochs=epochs, images=images, steps=steps)
+    assert "training's length is exactly one of them" in error_for(raw_params)
 
 
-def test_training_length_may_be_given_in_images(raw_params):
-    raw_params["train"].update(epochs=None, images=48_000)
-    assert parse_params(raw_params).train.images == 48_000
+@pytest.mark.parametrize("length", ["epochs", "images", "steps"])
+def test_training_length_may_be_given_in_epochs_images_or_steps(raw_params, length):
+    raw_params["train"].update(epochs=None, images=None, steps=None)
+    raw_params["train"][length] = 48
+    assert getattr(parse_params(raw_params).train, length) == 48
 
 
 def test_unknown_key_names_path_and_allowed_keys(raw_params):

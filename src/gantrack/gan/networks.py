@@ -33,7 +33,9 @@ from gantrack.errors import GantrackError
 # image size -> (generator's starting size, number of stride-2 steps)
 ARCHITECTURES = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
 CHANNELS = (1, 3)
-BASE_FILTERS = 64  # the last generator block's and the first discriminator block's filters
+# The last generator block's and the first discriminator block's filters (the DCGAN's
+# width; train.base_filters).
+BASE_FILTERS = 64
 LABEL_EMBEDDING_DIM = 50
 LABEL_EMBEDDING_NAME = "label_embedding"
 
@@ -66,11 +68,12 @@ def build_generator(
     num_classes: int | None = None,
     dtype_policy: str | None = None,
     synchronized_batch_norm: bool = False,
+    base_filters: int = BASE_FILTERS,
 ) -> keras.Model:
     """z ``(batch, latent_dim)`` [+ label ``(batch, 1)`` int] -> images ``(batch, *image_shape)``.
 
     Dense start·start·F -> BN -> LeakyReLU -> reshape, then per step a stride-2
-    Conv2DTranspose (F/2, F/4, ..., 64; kernel 5) -> BN -> LeakyReLU, then a 7×7
+    Conv2DTranspose (F/2, F/4, ..., ``base_filters``; kernel 5) -> BN -> LeakyReLU, then a 7×7
     Conv2DTranspose to the channels with tanh, so outputs lie in [-1, 1] like the data.
     ``dtype_policy`` (e.g. ``"mixed_float16"``) applies to every layer but the last, which
     stays float32 so the images are float32. ``synchronized_batch_norm`` computes batch
@@ -78,7 +81,7 @@ def build_generator(
     would, instead of over each replica's slice.
     """
     start, steps = architecture(image_shape)
-    filters = BASE_FILTERS * 2**steps
+    filters = base_filters * 2**steps
     latent = keras.Input((latent_dim,), name="latent")
     inputs, x = [latent], latent
     if num_classes is not None:
@@ -111,16 +114,17 @@ def build_discriminator(
     num_classes: int | None = None,
     spectral_norm: bool = False,
     dtype_policy: str | None = None,
+    base_filters: int = BASE_FILTERS,
 ) -> keras.Model:
     """image [+ label] -> one logit ``(batch, 1)`` float32 (no sigmoid: losses use logits).
 
-    Per step a stride-2 Conv2D (64, 128, ...; kernel 5) -> LeakyReLU -> Dropout 0.3, then
-    a dense logit (plus the label projection when conditional). ``spectral_norm`` wraps
-    every weight layer in ``keras.layers.SpectralNormalization`` (one power iteration per
-    call). Keras's version, like TF-Addons', writes W/σ(W) back into the kernel when
-    called in training mode and does not differentiate through σ: the optimiser updates
-    the normalised kernel, which is renormalised at the next call (a projected-gradient
-    form of Miyato et al. 2018, whose gradient also flows through σ).
+    Per step a stride-2 Conv2D (``base_filters`` × 1, 2, 4, ...; kernel 5) -> LeakyReLU ->
+    Dropout 0.3, then a dense logit (plus the label projection when conditional).
+    ``spectral_norm`` wraps every weight layer in ``keras.layers.SpectralNormalization``
+    (one power iteration per call). Keras's version, like TF-Addons', writes W/σ(W) back
+    into the kernel when called in training mode and does not differentiate through σ: the
+    optimiser updates the normalised kernel, which is renormalised at the next call (a
+    projected-gradient form of Miyato et al. 2018, whose gradient also flows through σ).
     """
     _, steps = architecture(image_shape)
 
@@ -130,7 +134,7 @@ def build_discriminator(
     images = keras.Input(image_shape, name="images")
     inputs, x = [images], images
     for step in range(steps):  # 28 pixels: (batch, 14, 14, 64) then (batch, 7, 7, 128)
-        filters = BASE_FILTERS * 2**step
+        filters = base_filters * 2**step
         x = weighted(layers.Conv2D(filters, 5, strides=2, padding="same", dtype=dtype_policy))(x)
         x = layers.LeakyReLU(dtype=dtype_policy)(x)
         x = layers.Dropout(0.3, dtype=dtype_policy)(x)

@@ -45,6 +45,7 @@ from gantrack.gan.training import (
     build_gan,
     build_state,
     images_per_epoch,
+    steps_per_epoch,
     train_gan,
     training_epochs,
 )
@@ -80,17 +81,23 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     config, paths = params.train, params.paths
     deterministic_ops()  # bit-identical resume needs deterministic kernels
     split = load_split(paths.train_data)  # images (N, H, W, C) in [-1, 1], labels (N,)
-    if config.images is not None:
+    if config.epochs is None:
         epochs = training_epochs(config, len(split.images))
-        print(f"train.images {config.images:,}: {epochs} epochs of {len(split.images):,} images")
+        length = f"train.images {config.images:,}" if config.steps is None else (
+            f"train.steps {config.steps:,}"
+        )
+        print(f"{length}: {epochs} epochs of {len(split.images):,} images")
         config = config.model_copy(update={"epochs": epochs})
+    total_steps = config.epochs * steps_per_epoch(
+        len(split.images), config.batch_size, config.critic_steps
+    )
     # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
     num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
     # Variables made in the strategy's scope are mirrored; fit() then runs every step on
     # all replicas (train.batch_size is the global batch).
     strategy = make_strategy(config.distribute, config.devices)
     with strategy.scope():
-        gan = build_gan(config, split.images.shape[1:], config.seed, num_classes)
+        gan = build_gan(config, split.images.shape[1:], config.seed, num_classes, total_steps)
     if strategy.num_replicas_in_sync > 1:
         print(f"training on {strategy.num_replicas_in_sync} replicas ({config.distribute})")
     generator = gan.sampling_generator  # the weight average when train.ema_decay is set

@@ -19,6 +19,7 @@ from gantrack.gan.augmentation import get_augmentation
 from gantrack.gan.losses import get_loss
 from gantrack.gan.model import GAN
 from gantrack.gan.networks import build_discriminator, build_generator
+from gantrack.gan.schedules import learning_rate
 
 MIXED_PRECISION_POLICY = "mixed_float16"
 
@@ -99,10 +100,14 @@ def build_gan(
     image_shape: tuple[int, int, int],
     seed: int,
     num_classes: int | None = None,
+    total_steps: int | None = None,
 ) -> GAN:
     """The DCGAN for ``image_shape`` with every configured variant, compiled.
 
-    ``num_classes`` is required when ``config.conditional`` (the data's class count).
+    ``num_classes`` is required when ``config.conditional`` (the data's class count), and
+    ``total_steps`` (the run's generator updates) when the learning rates decay
+    (``config.learning_rate_decay_fraction`` > 0); the discriminator's schedule counts
+    its own updates, ``critic_steps`` per generator update.
     Mixed precision uses per-layer ``mixed_float16`` policies (no global Keras state) and
     wraps both Adam optimisers in ``LossScaleOptimizer``.
     """
@@ -122,8 +127,15 @@ def build_gan(
             classes,
             dtype_policy=policy,
             synchronized_batch_norm=config.distribute != "none",
+            base_filters=config.base_filters,
         ),
-        build_discriminator(image_shape, classes, config.spectral_norm, dtype_policy=policy),
+        build_discriminator(
+            image_shape,
+            classes,
+            config.spectral_norm,
+            dtype_policy=policy,
+            base_filters=config.base_filters,
+        ),
         get_loss(config.loss, config.label_smoothing),
         seed=seed,
         gradient_penalty_weight=config.gradient_penalty_weight if config.loss == "wgan_gp" else 0,
@@ -134,9 +146,14 @@ def build_gan(
         conditional=config.conditional,
         xla=config.xla,
     )
+    decay = config.learning_rate_decay_fraction
+    discriminator_steps = None if total_steps is None else total_steps * config.critic_steps
+    rates = (
+        learning_rate(config.generator_learning_rate, total_steps, decay),
+        learning_rate(config.discriminator_learning_rate, discriminator_steps, decay),
+    )
     optimizers = [
-        keras.optimizers.Adam(rate, beta_1=config.beta_1, beta_2=config.beta_2)
-        for rate in (config.generator_learning_rate, config.discriminator_learning_rate)
+        keras.optimizers.Adam(rate, beta_1=config.beta_1, beta_2=config.beta_2) for rate in rates
     ]
     if config.mixed_precision:
         optimizers = [keras.optimizers.LossScaleOptimizer(optimizer) for optimizer in optimizers]
@@ -157,11 +174,19 @@ def build_state(gan: GAN) -> None:
 
 
 def training_epochs(config: TrainConfig, num_images: int) -> int:
-    """``train.epochs``, or the whole epochs that show ``train.images`` real images:
-    ⌈images / images per epoch⌉ (an epoch shows fewer than ``num_images`` when the last
-    batch is dropped)."""
+    """``train.epochs``, or the whole epochs that make ``train.images`` real images
+    (⌈images / images per epoch⌉; an epoch shows fewer than ``num_images`` when the last
+    batch is dropped) or ``train.steps`` generator updates (⌈steps / steps per epoch⌉)."""
     if config.epochs is not None:
         return config.epochs
+    if config.steps is not None:
+        per_epoch = steps_per_epoch(num_images, config.batch_size, config.critic_steps)
+        if per_epoch == 0:
+            raise ValueError(
+                f"{num_images} training images make no full step of "
+                f"{config.batch_size * config.critic_steps} images; lower train.batch_size"
+            )
+        return max(1, -(-config.steps // per_epoch))
     per_epoch = images_per_epoch(num_images, config.batch_size, config.critic_steps)
     return max(1, -(-config.images // per_epoch))
 

@@ -149,11 +149,25 @@ def test_dataset_drops_partial_batch_and_rejects_oversized_batch():
 
 
 def test_a_budget_in_images_becomes_whole_epochs(params):
-    by_images = params.train.model_copy(update={"epochs": None, "images": 48_000})
+    budget = {"epochs": None, "images": 48_000, "steps": None, "batch_size": 32}
+    by_images = params.train.model_copy(update=budget)
     assert training_epochs(by_images, 4_000) == 12  # batch 32: 4,000 images an epoch
     assert training_epochs(by_images, 56_000) == 1  # Fashion-MNIST: under one epoch
     assert training_epochs(by_images, 30_000) == 2  # 29,984 an epoch: rounded up
-    assert training_epochs(params.train, 56_000) == params.train.epochs
+    by_epochs = by_images.model_copy(update={"epochs": 7, "images": None})
+    assert training_epochs(by_epochs, 56_000) == 7
+
+
+def test_a_budget_in_steps_becomes_whole_epochs_of_generator_updates(params):
+    budget = {"epochs": None, "images": None, "steps": 3_000, "batch_size": 16}
+    by_steps = params.train.model_copy(update=budget)
+    assert training_epochs(by_steps, 4_000) == 12  # 250 steps an epoch
+    assert training_epochs(by_steps.model_copy(update={"batch_size": 8}), 4_000) == 6
+    # WGAN-GP's 5 critic batches per generator update: 50 updates an epoch.
+    assert training_epochs(by_steps.model_copy(update={"critic_steps": 5}), 4_000) == 60
+    assert training_epochs(by_steps, 3_990) == 13  # 249 steps an epoch: rounded up
+    with pytest.raises(ValueError, match=r"no full step"):
+        training_epochs(by_steps.model_copy(update={"batch_size": 64}), 40)
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():

@@ -70,3 +70,13 @@ def test_mixed_precision_computes_in_float16_but_returns_float32():
     images = generator(np.zeros((2, 4), np.float32), training=False)
     assert images.dtype == "float32"
     assert discriminator(images, training=False).dtype == "float32"
+
+
+def test_base_filters_sets_the_width_of_both_networks():
+    narrow, default = build_generator(8, base_filters=32), build_generator(8)
+    assert narrow.get_layer(index=-3).output.shape[-1] == 32  # the last block's filters
+    assert default.get_layer(index=-3).output.shape[-1] == 64
+    assert narrow.count_params() < default.count_params() / 3
+    discriminator = build_discriminator(base_filters=32)
+    convolutions = [layer for layer in discriminator.layers if "conv" in layer.name]
+    assert [layer.filters for layer in convolutions] == [32, 64]
