@@ -24,6 +24,8 @@ def train(params: Params) -> None:
         {
             "training_seconds": result.training_seconds,
             "training_images_per_second": result.images_seen / result.training_seconds,
+            # In-training scores are logged by epoch: epoch x this is the generator step.
+            "steps_per_epoch": result.steps_per_epoch,
         }
     )
     if result.best_epoch is not None:

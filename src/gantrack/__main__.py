@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "promote": ("gantrack.cli.promote", "move the registry's champion alias if gate passed"),
     "run-url": ("gantrack.cli.run_url", "print the MLflow link of a commit's run"),
+    "study": (
+        "gantrack.cli.study",
+        "run a recipe study (studies/<name>.yaml) over seeds; report seed distributions",
+    ),
     "sync": (
         "gantrack.cli.sync",
         "replay tracking calls spooled while the MLflow store was away into their runs",

@@ -74,6 +74,7 @@ class TrainingResult:
     best_fid: float | None
     training_seconds: float  # the epochs' time (resumed ones included), not in-training scoring
     images_seen: int  # real images the discriminator saw: epochs x images per epoch
+    steps_per_epoch: int  # generator updates per epoch: epoch x this = generator steps
 
 
 def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> TrainingResult:
@@ -155,6 +156,7 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
         best_fid=None if evaluation is None else evaluation.best_fid,
         training_seconds=report.training_seconds,
         images_seen=len(report.rows) * report.images_per_epoch,
+        steps_per_epoch=total_steps // config.epochs,
     )
 
 

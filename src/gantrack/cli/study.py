@@ -1,0 +1,163 @@
+"""``python -m gantrack study run|status|report STUDY``: a recipe study as one command.
+
+The edge of :mod:`gantrack.study`: reads the study file and ``params.yaml``, finds the
+store and the DVC queue of this repository, prints progress, writes the report, and
+exits with the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gantrack.errors import GantrackError
+
+EXIT_DONE = 0
+EXIT_FAILED_RUNS = 1
+EXIT_USAGE = 2
+EXIT_STORE = 3
+EXIT_STOPPED = 130
+
+EPILOG = f"""\
+exit status:
+  {EXIT_DONE}    every run of the study is complete (run, status), or the report is written
+  {EXIT_FAILED_RUNS}    some runs failed (recorded with their errors) or are not complete yet
+  {EXIT_USAGE}    a bad study file or params.yaml: nothing was queued
+  {EXIT_STORE}    the MLflow store or the DVC queue could not be used
+  {EXIT_STOPPED}  stopped (Ctrl-C): this study's queued tasks removed; run again to resume
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gantrack study",
+        description="Run a recipe study declared in studies/<name>.yaml through the DVC queue, "
+        "record each recipe as an MLflow parent run over its seeds, and report seed "
+        "distributions and significance.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="queue what the store lacks, run it, record recipes")
+    run.add_argument("study", type=Path, help="the study file, e.g. studies/grid.yaml")
+    run.add_argument("-j", "--jobs", type=_positive, default=1, help="parallel DVC workers")
+    run.add_argument("--poll", type=float, default=15.0, metavar="S", help="seconds between looks")
+    status = commands.add_parser("status", help="what is complete, failed, queued or not run")
+    status.add_argument("study", type=Path)
+    report = commands.add_parser("report", help="write reports/studies/<name>/")
+    report.add_argument("study", type=Path)
+    report.add_argument(
+        "--output", type=Path, metavar="DIR", help="default: reports/studies/<study name>"
+    )
+    for sub in (run, status, report):
+        sub.add_argument("--params", type=Path, default=Path("params.yaml"), metavar="FILE")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    from gantrack.study.spec import StudyError, load_study
+
+    arguments = build_parser().parse_args(argv)
+    try:
+        study = load_study(arguments.study, arguments.params)
+    except StudyError as error:
+        print(f"gantrack study: error: {error}; nothing was queued", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return COMMANDS[arguments.command](study, arguments)
+    except GantrackError as error:
+        print(f"gantrack study: error: {error}", file=sys.stderr)
+        return EXIT_STORE
+
+
+def run(study, arguments) -> int:
+    from gantrack.study.runner import StudyRunner
+
+    client, experiment_id, current = _store(arguments.params)
+    runner = StudyRunner(study, Path.cwd(), client, experiment_id, current, say=_say)
+    outcome = runner.run(jobs=arguments.jobs, poll_seconds=arguments.poll)
+    if outcome.stopped:
+        return EXIT_STOPPED
+    return EXIT_DONE if outcome.complete == outcome.total else EXIT_FAILED_RUNS
+
+
+def status(study, arguments) -> int:
+    from gantrack.study import store
+
+    client, experiment_id, current = _store(arguments.params)
+    found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
+    for point in study.points:
+        seeds = [found[(point.name, seed)] for seed in point.seeds]
+        complete = [str(seed.seed) for seed in seeds if seed.complete]
+        failed = [str(seed.seed) for seed in seeds if seed.error and not seed.complete]
+        print(
+            f"{point.name}: {len(complete)}/{len(seeds)} complete"
+            + (f" (seeds {', '.join(complete)})" if complete else "")
+            + (f"; failed: seeds {', '.join(failed)}" if failed else "")
+        )
+    done = sum(seed.complete for seed in found.values())
+    print(f"{done}/{len(found)} runs complete")
+    return EXIT_DONE if done == len(found) else EXIT_FAILED_RUNS
+
+
+def report(study, arguments) -> int:
+    from gantrack.io import atomic_path, save_json
+    from gantrack.study import store
+    from gantrack.study.report import build_report
+
+    client, experiment_id, current = _store(arguments.params)
+    found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
+    results = store.recipe_results(client, study, found)
+    markdown, pictures, summary = build_report(study, results)
+    folder = arguments.output or Path("reports/studies") / study.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in pictures.items():
+        with atomic_path(folder / name) as temporary:
+            temporary.write_bytes(data)
+    with atomic_path(folder / "index.md") as temporary:
+        temporary.write_text(markdown, encoding="utf-8")
+    save_json(summary, folder / "summary.json")
+    complete = sum(seed.complete for seed in found.values())
+    print(f"wrote {folder}/index.md ({len(results)} recipes, {complete}/{len(found)} runs)")
+    return EXIT_DONE
+
+
+COMMANDS = {"run": run, "status": status, "report": report}
+
+
+def _store(params_file: Path):
+    """The stages' store and experiment (created if new), and this checkout's run params."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from gantrack.cli import tracking_context
+    from gantrack.config import load_params
+    from gantrack.study.spec import run_params
+    from gantrack.tracking.runs import default_tracking_uri
+
+    context = tracking_context()
+    client = MlflowClient(tracking_uri=context.tracking_uri)
+    experiment = client.get_experiment_by_name(context.experiment_name)
+    if experiment is None:
+        location = None
+        if context.tracking_uri == default_tracking_uri(context.repo_root):
+            location = (context.repo_root / "mlartifacts").as_uri()
+        try:
+            experiment_id = client.create_experiment(context.experiment_name, location)
+        except mlflow.exceptions.MlflowException:  # created meanwhile by a stage
+            experiment_id = client.get_experiment_by_name(context.experiment_name).experiment_id
+    else:
+        experiment_id = experiment.experiment_id
+    return client, experiment_id, run_params(load_params(params_file))
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)

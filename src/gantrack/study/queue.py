@@ -1,0 +1,152 @@
+"""The study's edge to DVC: queue experiments, start workers, read the queue, read logs.
+
+Everything goes through the ``dvc`` command line, as a user would type it, so a study is
+exactly a DVC queue: ``dvc queue status`` and ``dvc queue logs`` show the same tasks, and
+workers on other machines run them the same way (docs: the recipe study, at scale).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gantrack.errors import GantrackError
+
+LOG_TAIL_LINES = 12
+
+
+class QueueError(GantrackError):
+    """A ``dvc`` queue command failed."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A row of ``dvc queue status``: the experiment's name and its state
+    (Queued, Running, Success, Failed)."""
+
+    name: str
+    status: str
+
+
+def override(key: str, value: Any) -> str:
+    """``key=value`` as ``dvc exp run -S`` takes it (Hydra's override grammar, then YAML).
+
+    Floats always carry a dot (``1.0e-05``, never ``1e-05``, which YAML 1.1 reads as a
+    string), lists are ``[a,b]``, None is ``null``, booleans ``true``/``false``.
+    """
+    return f"{key}={_value(value)}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"a param value must be finite, got {value}")
+        text = repr(value)
+        if "e" in text and "." not in text.split("e")[0]:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_value(item) for item in value) + "]"
+    return str(value)
+
+
+def queue_experiment(repo: Path, name: str, changes: Mapping[str, Any], dvc: str = "dvc") -> None:
+    """``dvc exp run --queue -n name -S key=value ...`` in ``repo``."""
+    command = [dvc, "exp", "run", "--queue", "-n", name]
+    for key, value in changes.items():
+        command += ["-S", override(key, value)]
+    _run(command, repo, f"queueing {name}")
+
+
+def start_workers(repo: Path, jobs: int, dvc: str = "dvc") -> None:
+    """``dvc queue start -j jobs``. DVC daemonises the workers, and a daemon may keep the
+    command's output streams open: they go to a file, read when the command fails."""
+    with tempfile.TemporaryFile("w+") as output:
+        result = subprocess.run(
+            [dvc, "queue", "start", "-j", str(jobs)],
+            cwd=repo,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if result.returncode != 0:
+            output.seek(0)
+            raise QueueError(f"dvc queue start failed: {output.read().strip()[-2000:]}")
+
+
+def queue_status(repo: Path, dvc: str = "dvc") -> list[Task]:
+    """The tasks of ``dvc queue status`` (every experiment queued in ``repo``)."""
+    return parse_status(_run([dvc, "queue", "status"], repo, "reading the queue"))
+
+
+def parse_status(text: str) -> list[Task]:
+    """Rows of ``dvc queue status``: ``Task  Name  Created  Status`` (Created may hold a
+    space, so the name is the second field and the status the last)."""
+    tasks = []
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.split()[:2] == ["Task", "Name"]:
+            break
+    for line in lines:
+        fields = line.split()
+        if not fields:
+            break  # the table ends at the first blank line ("Worker status: ...")
+        if len(fields) >= 4:
+            tasks.append(Task(name=fields[1], status=fields[-1]))
+    return tasks
+
+
+def failure_log(repo: Path, name: str, dvc: str = "dvc") -> str:
+    """The last lines of a failed task's output (``dvc queue logs``), for the record."""
+    try:
+        text = _run([dvc, "queue", "logs", name], repo, f"reading the log of {name}")
+    except QueueError as error:
+        return str(error)
+    lines = [line for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return "\n".join((errors or lines)[-LOG_TAIL_LINES:])
+
+
+def stop_tasks(repo: Path, names: Sequence[str], dvc: str = "dvc") -> None:
+    """Remove the queued ``names`` and kill the running ones (this study's, never others')."""
+    tasks = {task.name: task.status for task in queue_status(repo, dvc)}
+    queued = [name for name in names if tasks.get(name) == "Queued"]
+    running = [name for name in names if tasks.get(name) == "Running"]
+    if queued:
+        _run([dvc, "queue", "remove", *queued], repo, "removing queued tasks")
+    if running:
+        _run([dvc, "queue", "kill", *running], repo, "stopping running tasks", check=False)
+
+
+def wait_until_stopped(repo: Path, names: Sequence[str], timeout: float = 60.0) -> None:
+    """Wait until none of ``names`` is Running (a killed task takes a moment to end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = {task.name for task in queue_status(repo) if task.status == "Running"}
+        if not running & set(names):
+            return
+        time.sleep(2)
+
+
+def _run(command: list[str], repo: Path, what: str, check: bool = True) -> str:
+    environ = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(
+        command, cwd=repo, env=environ, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise QueueError(f"{what}: `{' '.join(command[:4])} ...` failed: {' / '.join(detail[-3:])}")
+    return result.stdout

@@ -1,0 +1,244 @@
+"""Running a study: queue what the store lacks, watch the queue, record recipes.
+
+``study run`` is a loop around the DVC queue and the MLflow store, the two sources of
+truth: the store says which (point, seed) is complete (:mod:`gantrack.study.store`), the
+queue which is queued, running or failed (:mod:`gantrack.study.queue`). Nothing is kept
+in between, so a study stopped at any moment (Ctrl-C, a reboot) resumes by running the
+same command: complete seeds are skipped, failed ones retried, queued ones left queued.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gantrack.study import queue as dvc_queue
+from gantrack.study import store
+from gantrack.study.spec import Study
+
+IN_FLIGHT = ("Queued", "Running")
+PROGRESS_EVERY_S = 60.0
+
+
+@dataclass
+class Progress:
+    """Where a study stands: counts, what runs now, and how long the rest should take."""
+
+    total: int
+    complete: int = 0
+    failed: int = 0
+    queued: int = 0
+    running: dict[str, float] = field(default_factory=dict)  # name -> seconds so far
+    durations: list[float] = field(default_factory=list)  # complete runs of this study, s
+    jobs: int = 1
+
+    def eta_seconds(self) -> float | None:
+        """Median run time × runs left ÷ workers, less what the running ones have done;
+        None until a run of this study has finished (no basis for a guess)."""
+        if not self.durations:
+            return None
+        typical = statistics.median(self.durations)
+        left = self.queued * typical + sum(
+            max(typical - elapsed, 0.0) for elapsed in self.running.values()
+        )
+        return left / max(self.jobs, 1)
+
+    def line(self, study: str, labels: Mapping[str, str]) -> str:
+        """``[grid] 12/59 complete, 1 failed · running grid-hinge-s2 (hinge, seed 2, 3 min)
+        · 45 queued · ETA 5 h 12 min``."""
+        parts = [f"[{study}] {self.complete}/{self.total} complete"]
+        if self.failed:
+            parts[0] += f", {self.failed} failed"
+        for name, elapsed in self.running.items():
+            parts.append(f"running {name} ({labels.get(name, name)}, {duration(elapsed)})")
+        parts.append(f"{self.queued} queued")
+        eta = self.eta_seconds()
+        parts.append("ETA after the first run" if eta is None else f"ETA {duration(eta)}")
+        return " · ".join(parts)
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``7 min``, ``5 h 12 min``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How ``study run`` ended: complete and failed (point, seed) counts, and recipes."""
+
+    complete: int
+    failed: int
+    total: int
+    parents: dict[str, str]  # point -> parent run id
+    stopped: bool = False
+
+
+class StudyRunner:
+    """One ``study run``: the study, the repository whose DVC queue runs it, and the store."""
+
+    def __init__(
+        self,
+        study: Study,
+        repo: Path,
+        client,
+        experiment_id: str,
+        current_params: Mapping[str, str],
+        say: Callable[[str], None] = print,
+        dvc: str = "dvc",
+    ):
+        self.study, self.repo, self.client = study, repo, client
+        self.experiment_id, self.current, self.say, self.dvc = (
+            experiment_id,
+            current_params,
+            say,
+            dvc,
+        )
+        self.names = {
+            point.experiment_name(study.name, seed): (point, seed) for point, seed in study.tasks()
+        }
+        self.recorded_failures: set[str] = set()
+
+    def run(self, jobs: int = 1, poll_seconds: float = 15.0) -> Outcome:
+        """Queue, watch and record until no task of the study is queued or running."""
+        found = self._found()
+        statuses = self._statuses()
+        to_queue = [
+            name
+            for name, key in self.names.items()
+            if not found[key].complete and not statuses.get(name, set()) & set(IN_FLIGHT)
+        ]
+        complete = sum(seed.complete for seed in found.values())
+        self.say(
+            f"study {self.study.name}: {len(self.study.points)} points, {len(self.names)} runs; "
+            f"{complete} complete in the store, {len(self.names) - complete - len(to_queue)} "
+            f"already queued, queueing {len(to_queue)}"
+        )
+        for name in to_queue:
+            point, seed = self.names[name]
+            if found[(point.name, seed)].error:
+                self.say(f"retrying {name}: it failed before ({_first_line(found[(point.name, seed)].error)})")
+            changes = {**point.changes, "train.seed": seed}
+            dvc_queue.queue_experiment(self.repo, name, changes, self.dvc)
+        if len(self.names) > complete:
+            dvc_queue.start_workers(self.repo, jobs, self.dvc)
+        try:
+            self._watch(jobs, poll_seconds)
+        except KeyboardInterrupt:
+            self.say(
+                f"stopping study {self.study.name}: removing its queued tasks and stopping "
+                "its running one; run the same command to resume"
+            )
+            dvc_queue.stop_tasks(self.repo, list(self.names), self.dvc)
+            dvc_queue.wait_until_stopped(self.repo, list(self.names))
+            return self.record(stopped=True)
+        return self.record()
+
+    def record(self, stopped: bool = False) -> Outcome:
+        """One parent run per point, the seed runs nested under it."""
+        found = self._found()
+        parents = {}
+        for point in self.study.points:
+            seeds = [found[(point.name, seed)] for seed in point.seeds]
+            if any(seed.run is not None for seed in seeds):
+                parents[point.name] = store.record_recipe(
+                    self.client, self.experiment_id, self.study, point, seeds
+                )
+        complete = sum(seed.complete for seed in found.values())
+        failed = sum(bool(seed.error) and not seed.complete for seed in found.values())
+        self.say(
+            f"study {self.study.name}: {complete}/{len(self.names)} runs complete, {failed} "
+            f"failed; {len(parents)} recipe runs recorded in the store"
+        )
+        return Outcome(complete, failed, len(self.names), parents, stopped)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _watch(self, jobs: int, poll_seconds: float) -> None:
+        last_line, last_time = "", 0.0
+        while True:
+            statuses = self._statuses()
+            runs = store.all_runs(self.client, self.experiment_id)
+            found = store.seed_runs(self.study, runs, self.current)
+            self._record_failures(statuses, found)
+            found = self._found()
+            progress = self._progress(statuses, found, runs, jobs)
+            labels = {name: f"{point.name}, seed {seed}" for name, (point, seed) in self.names.items()}
+            line = progress.line(self.study.name, labels)
+            now = time.monotonic()
+            counts = line.split(" · ETA")[0]
+            if counts != last_line.split(" · ETA")[0] or now - last_time >= PROGRESS_EVERY_S:
+                self.say(line)
+                last_line, last_time = line, now
+            if not progress.queued and not progress.running:
+                return
+            time.sleep(poll_seconds)
+
+    def _record_failures(self, statuses, found) -> None:
+        """Each task DVC reports failed (and not since complete) gets its error recorded."""
+        for name, states in statuses.items():
+            if name not in self.names or name in self.recorded_failures:
+                continue
+            point, seed = self.names[name]
+            seed_run = found[(point.name, seed)]
+            if seed_run.complete or states & set(IN_FLIGHT):
+                continue
+            if "Failed" in states:
+                error = dvc_queue.failure_log(self.repo, name, self.dvc)
+            elif "Success" in states:
+                error = (
+                    "the experiment succeeded but its MLflow run is incomplete (records "
+                    "spooled while the store was away? run `python -m gantrack sync`)"
+                )
+            else:
+                continue
+            store.record_failure(
+                self.client, self.experiment_id, self.study, point, seed, error, seed_run.run
+            )
+            self.recorded_failures.add(name)
+            self.say(f"failed: {name} ({point.name}, seed {seed}): {_first_line(error)}")
+
+    def _progress(self, statuses, found, runs, jobs: int) -> Progress:
+        progress = Progress(total=len(self.names), jobs=jobs)
+        started = {
+            run.data.tags.get("dvc.experiment"): run.info.start_time
+            for run in runs
+            if run.info.status == "RUNNING"
+        }
+        for name, (point, seed) in self.names.items():
+            seed_run, states = found[(point.name, seed)], statuses.get(name, set())
+            if seed_run.complete:
+                progress.complete += 1
+                info = seed_run.run.info
+                if info.end_time and name.startswith(f"{self.study.name}-"):
+                    progress.durations.append((info.end_time - info.start_time) / 1000)
+            elif "Running" in states:
+                start = started.get(name)
+                progress.running[name] = 0.0 if start is None else time.time() - start / 1000
+            elif "Queued" in states:
+                progress.queued += 1
+            elif seed_run.error:
+                progress.failed += 1
+        return progress
+
+    def _found(self):
+        runs = store.all_runs(self.client, self.experiment_id)
+        return store.seed_runs(self.study, runs, self.current)
+
+    def _statuses(self) -> dict[str, set[str]]:
+        """Each experiment name's states in the queue (a name queued again after failing
+        appears twice: Failed and Queued)."""
+        states: dict[str, set[str]] = {}
+        for task in dvc_queue.queue_status(self.repo, self.dvc):
+            states.setdefault(task.name, set()).add(task.status)
+        return states
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no log"
