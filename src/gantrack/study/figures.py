@@ -37,7 +37,7 @@ def seed_boxes(results: Sequence[RecipeResult], name: str, reference: str) -> by
             axes.boxplot(
                 values,
                 positions=[position],
-                vert=False,
+                orientation="horizontal",
                 widths=0.6,
                 showfliers=False,
                 medianprops={"color": "black"},
@@ -46,8 +46,13 @@ def seed_boxes(results: Sequence[RecipeResult], name: str, reference: str) -> by
             axes.plot(values, position + jitter, "o", color="tab:blue", alpha=0.8, ms=4)
         if result.failed:
             axes.annotate(
-                f"{len(result.failed)} failed", (1.0, position), xycoords=("axes fraction", "data"),
-                fontsize="x-small", color="tab:red", ha="right", va="center",
+                f"{len(result.failed)} failed",
+                (1.0, position),
+                xycoords=("axes fraction", "data"),
+                fontsize="x-small",
+                color="tab:red",
+                ha="right",
+                va="center",
             )
         if result.name == reference and values.size:
             axes.axvline(np.median(values), color="grey", linestyle="--", linewidth=1)

@@ -28,9 +28,11 @@ class QueueError(GantrackError):
 
 @dataclass(frozen=True)
 class Task:
-    """A row of ``dvc queue status``: the experiment's name and its state
-    (Queued, Running, Success, Failed)."""
+    """A row of ``dvc queue status``: the task's id, the experiment's name and its state
+    (Queued, Running, Success, Failed). A name queued again after a failure has two rows,
+    so commands that act on one task take its id."""
 
+    task_id: str
     name: str
     status: str
 
@@ -105,26 +107,35 @@ def parse_status(text: str) -> list[Task]:
         if not fields:
             break  # the table ends at the first blank line ("Worker status: ...")
         if len(fields) >= 4:
-            tasks.append(Task(name=fields[1], status=fields[-1]))
+            tasks.append(Task(task_id=fields[0], name=fields[1], status=fields[-1]))
     return tasks
 
 
-def failure_log(repo: Path, name: str, dvc: str = "dvc") -> str:
-    """The last lines of a failed task's output (``dvc queue logs``), for the record."""
+def failure_log(repo: Path, task_id: str, dvc: str = "dvc") -> str:
+    """The error lines of a failed task's output (``dvc queue logs``), for the record;
+    its last lines when none says "error"."""
     try:
-        text = _run([dvc, "queue", "logs", name], repo, f"reading the log of {name}")
+        text = _run([dvc, "queue", "logs", task_id], repo, f"reading the log of {task_id}")
     except QueueError as error:
         return str(error)
-    lines = [line for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    errors = list(dict.fromkeys(line for line in lines if "error" in line.lower()))
     return "\n".join((errors or lines)[-LOG_TAIL_LINES:])
 
 
+def error_summary(log: str) -> str:
+    """The most specific line of a failure log: the last error that is not DVC's generic
+    "failed to reproduce" (which names only the stage)."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    specific = [line for line in lines if "failed to reproduce" not in line]
+    return ((specific or lines or ["no log"])[-1])[:300]
+
+
 def stop_tasks(repo: Path, names: Sequence[str], dvc: str = "dvc") -> None:
-    """Remove the queued ``names`` and kill the running ones (this study's, never others')."""
-    tasks = {task.name: task.status for task in queue_status(repo, dvc)}
-    queued = [name for name in names if tasks.get(name) == "Queued"]
-    running = [name for name in names if tasks.get(name) == "Running"]
+    """Remove the queued tasks of ``names`` and kill the running ones (this study's only)."""
+    tasks = [task for task in queue_status(repo, dvc) if task.name in set(names)]
+    queued = [task.task_id for task in tasks if task.status == "Queued"]
+    running = [task.task_id for task in tasks if task.status == "Running"]
     if queued:
         _run([dvc, "queue", "remove", *queued], repo, "removing queued tasks")
     if running:

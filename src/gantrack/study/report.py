@@ -60,15 +60,15 @@ def build_report(
         _recipe_table(study, ordered, reference),
         "",
     ]
-    for title, against in ((f"the best recipe, `{top.name}`" if top else "", top),
-                           (f"the reference, `{reference.name}`", reference)):
+    for title, against in (
+        (f"the best recipe, `{top.name}`" if top else "", top),
+        (f"the reference, `{reference.name}`", reference),
+    ):
         if against is None:
             continue
         lines += [f"## Against {title}", "", _comparison_table(ordered, against), ""]
     lines += ["## Each seed", ""]
-    lines += [
-        f"![{metric(name).label} over seeds](seeds_{name}.png)\n" for name in FIGURE_METRICS
-    ]
+    lines += [f"![{metric(name).label} over seeds](seeds_{name}.png)\n" for name in FIGURE_METRICS]
     lines += [
         "## Quality against budget",
         "",
@@ -131,8 +131,7 @@ def _comparison_table(ordered: Sequence[RecipeResult], against: RecipeResult) ->
         for name in RECIPE_METRICS:
             comparison = compare(result, against, name)
             cells.append(
-                f"{_interval(comparison)} p {_p(comparison.p_value)} "
-                f"{_verdict(comparison.verdict)}"
+                f"{_interval(comparison)} p {_p(comparison.p_value)} {_verdict(comparison.verdict)}"
             )
         rows.append([f"`{result.name}`", *cells])
     note = (
@@ -203,9 +202,7 @@ def _summary(study: Study, ordered, reference, top) -> dict[str, Any]:
             "complete_seeds": result.complete_seeds,
             "failed": {str(seed): error for seed, error in result.failed.items()},
             "ranked": result.ranked,
-            "metrics": {
-                name: _finite(result.summary(name).as_dict()) for name in RECIPE_METRICS
-            },
+            "metrics": {name: _finite(result.summary(name).as_dict()) for name in RECIPE_METRICS},
         }
         for label, against in (("vs_reference", reference), ("vs_best", top)):
             if against is not None and result is not against:
@@ -229,16 +226,16 @@ def _spread(result: RecipeResult, name: str) -> str:
     if not summary.count:
         return "–"
     entry = metric(name)
-    return f"{_number(summary.median, entry.digits)} [{_number(summary.minimum, entry.digits)}, " \
+    return (
+        f"{_number(summary.median, entry.digits)} [{_number(summary.minimum, entry.digits)}, "
         f"{_number(summary.maximum, entry.digits)}]"
+    )
 
 
 def _interval(comparison) -> str:
     if math.isnan(comparison.difference):
         return "–"
-    return (
-        f"{comparison.difference:+.3g} [{comparison.low:+.3g}, {comparison.high:+.3g}]"
-    )
+    return f"{comparison.difference:+.3g} [{comparison.low:+.3g}, {comparison.high:+.3g}]"
 
 
 def _p(value: float) -> str:

@@ -103,6 +103,7 @@ class StudyRunner:
             point.experiment_name(study.name, seed): (point, seed) for point, seed in study.tasks()
         }
         self.recorded_failures: set[str] = set()
+        self.failed_ids: dict[str, str] = {}
 
     def run(self, jobs: int = 1, poll_seconds: float = 15.0) -> Outcome:
         """Queue, watch and record until no task of the study is queued or running."""
@@ -110,8 +111,9 @@ class StudyRunner:
         statuses = self._statuses()
         to_queue = [
             name
-            for name, key in self.names.items()
-            if not found[key].complete and not statuses.get(name, set()) & set(IN_FLIGHT)
+            for name, (point, seed) in self.names.items()
+            if not found[(point.name, seed)].complete
+            and not statuses.get(name, set()) & set(IN_FLIGHT)
         ]
         complete = sum(seed.complete for seed in found.values())
         self.say(
@@ -122,7 +124,8 @@ class StudyRunner:
         for name in to_queue:
             point, seed = self.names[name]
             if found[(point.name, seed)].error:
-                self.say(f"retrying {name}: it failed before ({_first_line(found[(point.name, seed)].error)})")
+                error = dvc_queue.error_summary(found[(point.name, seed)].error)
+                self.say(f"retrying {name}: it failed before ({error})")
             changes = {**point.changes, "train.seed": seed}
             dvc_queue.queue_experiment(self.repo, name, changes, self.dvc)
         if len(self.names) > complete:
@@ -168,7 +171,9 @@ class StudyRunner:
             self._record_failures(statuses, found)
             found = self._found()
             progress = self._progress(statuses, found, runs, jobs)
-            labels = {name: f"{point.name}, seed {seed}" for name, (point, seed) in self.names.items()}
+            labels = {
+                name: f"{point.name}, seed {seed}" for name, (point, seed) in self.names.items()
+            }
             line = progress.line(self.study.name, labels)
             now = time.monotonic()
             counts = line.split(" · ETA")[0]
@@ -189,7 +194,7 @@ class StudyRunner:
             if seed_run.complete or states & set(IN_FLIGHT):
                 continue
             if "Failed" in states:
-                error = dvc_queue.failure_log(self.repo, name, self.dvc)
+                error = dvc_queue.failure_log(self.repo, self.failed_ids[name], self.dvc)
             elif "Success" in states:
                 error = (
                     "the experiment succeeded but its MLflow run is incomplete (records "
@@ -201,7 +206,9 @@ class StudyRunner:
                 self.client, self.experiment_id, self.study, point, seed, error, seed_run.run
             )
             self.recorded_failures.add(name)
-            self.say(f"failed: {name} ({point.name}, seed {seed}): {_first_line(error)}")
+            self.say(
+                f"failed: {name} ({point.name}, seed {seed}): {dvc_queue.error_summary(error)}"
+            )
 
     def _progress(self, statuses, found, runs, jobs: int) -> Progress:
         progress = Progress(total=len(self.names), jobs=jobs)
@@ -232,13 +239,11 @@ class StudyRunner:
 
     def _statuses(self) -> dict[str, set[str]]:
         """Each experiment name's states in the queue (a name queued again after failing
-        appears twice: Failed and Queued)."""
+        appears twice: Failed and Queued); the newest failed task of each name is kept
+        for its log."""
         states: dict[str, set[str]] = {}
         for task in dvc_queue.queue_status(self.repo, self.dvc):
             states.setdefault(task.name, set()).add(task.status)
+            if task.status == "Failed":
+                self.failed_ids.setdefault(task.name, task.task_id)  # newest first
         return states
-
-
-def _first_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no log"

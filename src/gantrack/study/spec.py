@@ -144,7 +144,7 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
     for item in points:
         point_budget = item["budget"] or budget
         if point_budget is None:
-            raise StudyError(f"budget: missing; state it once, e.g. budget: {{steps: 3000}}")
+            raise StudyError("budget: missing; state it once, e.g. budget: {steps: 3000}")
         seeds = item["seeds"] or default_seeds
         if not seeds:
             raise StudyError(f"seeds: point {item['name']!r} has none; give seeds: [1, 2, 3]")
@@ -199,10 +199,10 @@ def _budget(raw: Any, where: str) -> dict[str, int] | None:
     _check_keys(raw, set(BUDGET_KEYS), where)
     if len(raw) > 1:
         raise StudyError(
-            f"{where}: the budget is given twice ({', '.join(f'{k}: {v}' for k, v in raw.items())});"
-            " state it once, in one unit"
+            f"{where}: the budget is given twice ({', '.join(map(str, raw))}); "
+            "state it once, in one unit"
         )
-    (key, value), = raw.items()
+    ((key, value),) = raw.items()
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise StudyError(f"{where}.{key}: expected a whole number >= 1, got {value!r}")
     return {key: value}
@@ -318,8 +318,10 @@ def _random_points(raw: Any, known: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _sampler(key: str, spec: Any):
     where = f"random.axes.{key}"
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise StudyError(f"{where}: expected one of {', '.join(SAMPLERS)}, e.g. {{choice: [8, 16]}}")
-    (kind, values), = spec.items()
+        raise StudyError(
+            f"{where}: expected one of {', '.join(SAMPLERS)}, e.g. {{choice: [8, 16]}}"
+        )
+    ((kind, values),) = spec.items()
     _check_keys(spec, set(SAMPLERS), where)
     if not isinstance(values, list) or not values:
         raise StudyError(f"{where}.{kind}: empty axis; list the values or [low, high]")
@@ -329,15 +331,18 @@ def _sampler(key: str, spec: Any):
         raise StudyError(f"{where}.{kind}: expected [low, high], got {values}")
     low, high = values
     if not low < high or (kind.startswith("log") and low <= 0):
-        raise StudyError(f"{where}.{kind}: expected 0 < low < high for a log range, got {values}"
-                         if kind.startswith("log") else f"{where}.{kind}: expected low < high")
+        raise StudyError(
+            f"{where}.{kind}: expected 0 < low < high for a log range, got {values}"
+            if kind.startswith("log")
+            else f"{where}.{kind}: expected low < high"
+        )
     if kind == "uniform":
         return lambda rng: float(rng.uniform(low, high))
     if kind == "log_uniform":
         return lambda rng: float(math.exp(rng.uniform(math.log(low), math.log(high))))
     if kind == "int_uniform":
         return lambda rng: int(rng.integers(int(low), int(high) + 1))
-    return lambda rng: int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+    return lambda rng: round(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
 def _is_number(value: Any) -> bool:
@@ -346,7 +351,9 @@ def _is_number(value: Any) -> bool:
 
 def _generated_point(changes: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     if name is None:
-        name = "_".join(f"{key.rsplit('.', 1)[-1]}-{_slug(value)}" for key, value in changes.items())
+        name = "_".join(
+            f"{key.rsplit('.', 1)[-1]}-{_slug(value)}" for key, value in changes.items()
+        )
     return {"name": name, "params": changes, "seeds": (), "budget": None, "note": ""}
 
 

@@ -283,4 +283,6 @@ def steps_curve(client, run) -> dict[int, float]:
     per_epoch = run.data.metrics.get(STEPS_PER_EPOCH)
     if not per_epoch:
         return {}
-    return {int(epoch * per_epoch): value for epoch, value in curve(client, run.info.run_id).items()}
+    return {
+        int(epoch * per_epoch): value for epoch, value in curve(client, run.info.run_id).items()
+    }

@@ -1,0 +1,68 @@
+import pytest
+
+from gantrack.study.queue import Task, error_summary, override, parse_status
+from gantrack.study.runner import Progress, duration
+
+STATUS = """\
+Task     Name                     Created    Status
+c53877c  grid-default-s2          07:25 AM   Running
+fee34e4  grid-default-s3          07:25 AM   Queued
+6d1c5d2  grid-hinge-s1            Dec 04, 2026   Failed
+
+Worker status: 1 active, 0 idle
+"""
+
+
+def test_queue_status_rows_give_task_id_name_and_state():
+    assert parse_status(STATUS) == [
+        Task("c53877c", "grid-default-s2", "Running"),
+        Task("fee34e4", "grid-default-s3", "Queued"),
+        Task("6d1c5d2", "grid-hinge-s1", "Failed"),
+    ]
+    assert parse_status("No experiment tasks in the queue.\n") == []
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, "train.x=null"),
+        (True, "train.x=true"),
+        (1e-5, "train.x=1.0e-05"),  # YAML 1.1 reads 1e-05 as a string
+        (0.0008, "train.x=0.0008"),
+        (["translation", "cutout"], "train.x=[translation,cutout]"),
+        (16, "train.x=16"),
+    ],
+)
+def test_overrides_are_what_dvc_exp_run_set_parses_back(value, text):
+    assert override("train.x", value) == text
+
+
+def test_a_failure_is_summarised_by_its_most_specific_line():
+    log = (
+        "ValueError: batch size 1000 is larger than the 160 training images\n"
+        "ERROR: failed to reproduce 'train': failed to run: python pipeline/train.py\n"
+    )
+    assert (
+        error_summary(log) == "ValueError: batch size 1000 is larger than the 160 training images"
+    )
+    assert error_summary("") == "no log"
+
+
+def test_progress_says_what_runs_and_estimates_what_is_left():
+    progress = Progress(total=10, complete=4, failed=1, queued=4, jobs=1)
+    progress.running = {"grid-hinge-s2": 120.0}
+    progress.durations = [400.0, 500.0, 600.0]
+    # 4 queued x 500 s + the running one's remaining 380 s, on one worker.
+    assert progress.eta_seconds() == pytest.approx(2380.0)
+    line = progress.line("grid", {"grid-hinge-s2": "hinge, seed 2"})
+    assert line == (
+        "[grid] 4/10 complete, 1 failed · running grid-hinge-s2 (hinge, seed 2, 2 min) · "
+        "4 queued · ETA 40 min"
+    )
+    progress.jobs = 2
+    assert progress.eta_seconds() == pytest.approx(1190.0)
+    assert "ETA after the first run" in Progress(total=3, queued=3).line("grid", {})
+
+
+def test_durations_read_as_people_say_them():
+    assert [duration(s) for s in (42, 420, 18_720)] == ["42 s", "7 min", "5 h 12 min"]

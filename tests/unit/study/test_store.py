@@ -1,0 +1,155 @@
+"""The study's store edge against a real MLflow sqlite store, with hand-made seed runs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+from gantrack.study import store
+from gantrack.study.report import build_report
+from gantrack.study.spec import parse_study, run_params
+
+STUDY = """
+budget: {steps: 3000}
+seeds: [1, 2, 3]
+reference: default
+points:
+  - name: default
+  - name: hinge
+    params: {train.loss: hinge}
+"""
+FIDS = {("default", 1): 3.0, ("default", 2): 5.0, ("default", 3): 4.0}
+FIDS |= {("hinge", 1): 9.0, ("hinge", 2): 8.0, ("hinge", 3): 12.0}
+
+
+@pytest.fixture
+def client(tmp_path):
+    return MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+@pytest.fixture
+def study(raw_params):
+    return parse_study(yaml.safe_load(STUDY), raw_params, "grid", Path("grid.yaml"))
+
+
+def seed_run(client, experiment, params, fid, status="FINISHED", name=None, complete=True):
+    """A run as the pipeline leaves it: params as strings, the recipe metrics, a curve."""
+    run = client.create_run(experiment, run_name=name, tags={"dvc.experiment": name or ""})
+    run_id = run.info.run_id
+    client.log_batch(run_id, params=[Param(k, v) for k, v in list(params.items())[:100]])
+    client.log_batch(run_id, params=[Param(k, v) for k, v in list(params.items())[100:]])
+    if complete:
+        values = {"fid": fid, "inception_score": 8.0, "kid": fid / 10, "precision": 0.7}
+        values["recall"] = 0.7
+        metrics = [Metric(f"evaluator.{k}", v, 0, 0) for k, v in values.items()]
+        metrics.append(Metric("steps_per_epoch", 250, 0, 0))
+        metrics += [Metric("eval.fid", fid * (13 - epoch), 0, epoch) for epoch in (2, 12)]
+        client.log_batch(run_id, metrics=metrics)
+    client.set_terminated(run_id, status)
+    return client.get_run(run_id)
+
+
+def fill(client, study, skip=()):
+    experiment = client.create_experiment("gantrack")
+    for (point, seed), fid in FIDS.items():
+        if (point, seed) not in skip:
+            params = run_params(study.params[(point, seed)])
+            seed_run(client, experiment, params, fid, name=f"grid-{point}-s{seed}")
+    return experiment
+
+
+def current(study):
+    return run_params(study.params[("default", 1)])
+
+
+def test_each_seed_finds_its_complete_run_by_params(client, study):
+    experiment = fill(client, study)
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    assert all(seed.complete for seed in found.values())
+    assert found[("hinge", 3)].value("evaluator.fid") == 12.0
+    assert found[("hinge", 3)].run.data.params["train.loss"] == "hinge"
+
+
+def test_a_param_the_run_lacks_matches_only_at_its_params_yaml_value(client, study):
+    experiment = client.create_experiment("gantrack")
+    params = run_params(study.params[("default", 1)])
+    del params["train.base_filters"]  # a run from before the key existed
+    seed_run(client, experiment, params, 3.0)
+    runs = store.all_runs(client, experiment)
+    found = store.seed_runs(study, runs, current(study))
+    assert found[("default", 1)].complete
+    moved = {**current(study), "train.base_filters": "32"}  # the key's value changed since
+    assert not store.seed_runs(study, runs, moved)[("default", 1)].complete
+
+
+def test_incomplete_and_other_recipes_runs_do_not_count(client, study):
+    experiment = client.create_experiment("gantrack")
+    params = run_params(study.params[("default", 1)])
+    seed_run(client, experiment, params, 3.0, complete=False)  # evaluate never ran
+    seed_run(client, experiment, params, 3.0, status="FAILED")
+    seed_run(client, experiment, {**params, "train.seed": "7"}, 3.0)
+    seed_run(client, experiment, {**params, "train.beta_1": "0.0"}, 3.0)
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    assert not any(seed.complete for seed in found.values())
+
+
+def test_each_recipe_becomes_a_parent_run_over_its_nested_seeds(client, study):
+    experiment = fill(client, study)
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    point = study.point("hinge")
+    seeds = [found[("hinge", seed)] for seed in point.seeds]
+    parent_id = store.record_recipe(client, experiment, study, point, seeds)
+    parent = client.get_run(parent_id)
+    metrics = parent.data.metrics
+    assert metrics["evaluator.fid.median"] == 9.0
+    assert (metrics["evaluator.fid.min"], metrics["evaluator.fid.max"]) == (8.0, 12.0)
+    assert metrics["evaluator.fid.iqr"] == pytest.approx(
+        np.subtract(*np.percentile([8, 9, 12], [75, 25]))
+    )
+    assert metrics["seeds_complete"] == 3 and metrics["seeds_failed"] == 0
+    assert parent.data.params["train.loss"] == "hinge" and "train.seed" not in parent.data.params
+    assert parent.data.tags["gantrack.study.point"] == "hinge"
+    for seed in seeds:
+        assert client.get_run(seed.run.info.run_id).data.tags["mlflow.parentRunId"] == parent_id
+    # Recording again updates the same parent, and parents are never taken for seeds.
+    assert store.record_recipe(client, experiment, study, point, seeds) == parent_id
+    again = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    assert again[("hinge", 1)].run.info.run_id == seeds[0].run.info.run_id
+
+
+def test_a_failure_is_recorded_on_its_run_or_on_a_run_made_for_it(client, study):
+    experiment = fill(client, study, skip={("hinge", 2), ("hinge", 3)})
+    params = run_params(study.params[("hinge", 2)])
+    failed = seed_run(client, experiment, params, 0, "FAILED", "grid-hinge-s2", complete=False)
+    point = study.point("hinge")
+    store.record_failure(client, experiment, study, point, 2, "ValueError: boom", failed)
+    store.record_failure(client, experiment, study, point, 3, "dvc: no such stage")
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    assert found[("hinge", 2)].error == "ValueError: boom"
+    assert found[("hinge", 3)].error == "dvc: no such stage"
+    assert found[("hinge", 3)].run.info.status == "FAILED"
+    parent = client.get_run(
+        store.record_recipe(
+            client, experiment, study, point, [found[("hinge", s)] for s in (1, 2, 3)]
+        )
+    )
+    assert parent.data.metrics["seeds_failed"] == 2 and parent.data.metrics["seeds_complete"] == 1
+
+
+def test_the_report_marks_failures_and_reads_curves_by_generator_step(client, study):
+    experiment = fill(client, study, skip={("hinge", 3)})
+    point = study.point("hinge")
+    store.record_failure(client, experiment, study, point, 3, "ValueError: batch size 1000")
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    results = store.recipe_results(client, study, found)
+    default = results[0]
+    assert default.curves[1] == {500: 33.0, 3000: 3.0}  # epochs 2 and 12, 250 steps each
+    markdown, pictures, summary = build_report(study, results)
+    assert "## Failed runs" in markdown and "ValueError: batch size 1000" in markdown
+    assert summary["recipes"]["hinge"]["failed"] == {"3": "ValueError: batch size 1000"}
+    assert not summary["recipes"]["hinge"]["ranked"]  # 2 complete seeds of 3
+    assert {"seeds_fid.png", "budget_fid.png"} <= set(pictures)
+    assert all(data.startswith(b"\x89PNG") for data in pictures.values())
