@@ -24,6 +24,8 @@ PLOTS_TEMPLATE := .dvc/plots/offline.html
 # The browser tests drive this Chromium (tests/support/browser.py reads the same variable).
 GANTRACK_CHROMIUM ?= /usr/bin/chromium
 export GANTRACK_CHROMIUM
+# Material for MkDocs prints a banner about MkDocs 2 on every build.
+export NO_MKDOCS_2_WARNING := 1
 # Stage commands run `python`: the virtual environment's, with gantrack installed.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
