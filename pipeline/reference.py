@@ -24,7 +24,7 @@ def reference(params: Params, network_name: str) -> None:
     outputs = {}
     for split_name, split in splits.items():
         outputs[split_name], images_per_second = network.extract(
-            split.images, params.networks.batch_size, verbose=progress_verbosity()
+            split.images, params.feature_networks.batch_size, verbose=progress_verbosity()
         )
         print(f"{network_name}: {split_name} split, {images_per_second:.0f} images/s")
     chosen = params.evaluate.reference_split

@@ -27,7 +27,10 @@ def train(params: Params) -> None:
         verbose=progress_verbosity(),
     )
     test_loss, test_accuracy = evaluator.evaluate(
-        test_split.images, test_split.labels, batch_size=params.networks.batch_size, verbose=0
+        test_split.images,
+        test_split.labels,
+        batch_size=params.feature_networks.batch_size,
+        verbose=0,
     )
     summary = {
         "test_accuracy": test_accuracy,

@@ -1,6 +1,6 @@
 """gantrack: a reproducible experiment pipeline for GANs (DVC + MLflow + Keras 3).
 
-Folders are concepts, not stages (README, "Where things live"):
+Folders are concepts, not stages (docs/architecture.md, "The folders"):
 
 - ``data/``: datasets by name, their file formats, conversion, train/test splits.
 - ``gan/``: networks, losses, penalties, augmentation, the ``keras.Model``, training,

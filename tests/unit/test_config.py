@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,42 @@ def test_unknown_top_level_section(raw_params):
     assert "trian" in message and "unknown key" in message and "train" in message
 
 
-def test_float_written_without_dot_is_explained(raw_params):
+def test_float_written_without_dot_is_read_as_the_float_meant(raw_params):
     raw_params["train"]["generator_learning_rate"] = "2e-4"  # what YAML makes of 2e-4
+    raw_params["train"]["ema_decay"] = "999E-3"
+    raw_params["evaluate"]["fid_confidence"] = " 95e-2 "
+    params = parse_params(raw_params)
+    assert params.train.generator_learning_rate == pytest.approx(2e-4)
+    assert params.train.ema_decay == pytest.approx(0.999)
+    assert params.evaluate.fid_confidence == pytest.approx(0.95)
+
+
+def test_params_yaml_may_write_2e_minus_4(repo_root, tmp_path):
+    text = (repo_root / "params.yaml").read_text()
+    text = text.replace("generator_learning_rate: 1.0e-4", "generator_learning_rate: 2e-4")
+    assert "generator_learning_rate: 2e-4" in text
+    (tmp_path / "params.yaml").write_text(text)
+    assert load_params(tmp_path / "params.yaml").train.generator_learning_rate == 2e-4
+
+
+@pytest.mark.parametrize("value", ["fast", "2e-4x", "1,5", "", "inf", "nan", "0x10"])
+def test_a_string_that_is_not_a_number_is_refused_for_a_float(raw_params, value):
+    raw_params["train"]["r1_gamma"] = value
     message = error_for(raw_params)
-    assert "train.generator_learning_rate = '2e-4' (str)" in message
-    assert "write it with a dot" in message
+    assert f"train.r1_gamma = {value!r} (str): not a number" in message
+
+
+def test_a_numeric_string_that_overflows_is_not_finite(raw_params):
+    raw_params["train"]["r1_gamma"] = "1e400"
+    assert "train.r1_gamma = '1e400' (str): not a finite number" in error_for(raw_params)
+
+
+def test_numeric_strings_stay_refused_for_integers_and_booleans(raw_params):
+    raw_params["train"]["latent_dim"] = "1e2"
+    raw_params["train"]["xla"] = "1"
+    message = error_for(raw_params)
+    assert "train.latent_dim = '1e2' (str): Input should be a valid integer" in message
+    assert "train.xla = '1' (str): Input should be a valid boolean" in message
 
 
 def test_yaml_reads_2e_minus_4_as_string():
@@ -189,7 +221,7 @@ def test_training_variant_params_are_validated(raw_params, key, value, expected)
     assert expected in error_for(raw_params)
 
 
-def test_training_variant_defaults_keep_the_seed_game(params):
+def test_training_variant_defaults_keep_the_plain_game(params):
     train = params.train
     assert train.loss == "non_saturating" and train.critic_steps == 1
     # Conditional at batch 16 by default: the recipe study's winner (reports/recipes.md).
@@ -262,3 +294,105 @@ def test_cifar10_with_canonical_split_and_no_source_is_valid(raw_params):
     raw_params["data"].update(dataset="cifar10", split="canonical", image_size=32, channels=3)
     data = parse_params(raw_params).data
     assert data.dataset == "cifar10" and data.source is None
+
+
+def numeric_fields() -> list[tuple[str, str, type]]:
+    """(section, key, int or float) of every numeric key of params.yaml's sections."""
+    from gantrack.config import Params
+
+    found = []
+    for section, section_field in Params.model_fields.items():
+        model = section_field.annotation
+        if not isinstance(model, type):
+            continue
+        for key, field in getattr(model, "model_fields", {}).items():
+            text = str(field.annotation)
+            kind = float if "float" in text else int if "int" in text else None
+            if kind is not None and "list" not in text:
+                found.append((section, key, kind))
+    return found
+
+
+NUMERIC_FIELDS = numeric_fields()
+
+
+def test_the_numeric_fields_are_found():
+    assert ("train", "latent_dim", int) in NUMERIC_FIELDS
+    assert ("train", "r1_gamma", float) in NUMERIC_FIELDS
+    assert len(NUMERIC_FIELDS) > 40
+
+
+@pytest.mark.parametrize(
+    ("section", "key"), [(s, k) for s, k, kind in NUMERIC_FIELDS if kind is float]
+)
+@pytest.mark.parametrize("value", [math.inf, -math.inf])
+def test_every_float_refuses_infinity(raw_params, section, key, value):
+    raw_params[section][key] = value
+    assert f"{section}.{key} = {value!r} (float): not a finite number" in error_for(raw_params)
+
+
+@pytest.mark.parametrize(
+    ("section", "key"), [(s, k) for s, k, kind in NUMERIC_FIELDS if kind is float]
+)
+def test_nan_is_called_not_a_number(raw_params, section, key):
+    raw_params[section][key] = math.nan
+    message = error_for(raw_params)
+    assert f"{section}.{key} = nan (float): not a number (NaN)" in message
+    assert "less than" not in message and "greater than" not in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key"), [(s, k) for s, k, kind in NUMERIC_FIELDS if kind is int and s != "seed"]
+)
+def test_every_integer_has_an_upper_bound(raw_params, section, key):
+    raw_params[section][key] = 10**30
+    assert f"{section}.{key} = {10**30!r} (int): Input should be less than" in error_for(raw_params)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("train", "generator_learning_rate", math.inf),
+        ("train", "r1_gamma", math.inf),
+        ("train", "latent_dim", 10**12),
+        ("train", "batch_size", 10**30),
+    ],
+)
+def test_the_reported_values_are_refused(raw_params, section, key, value):
+    raw_params[section][key] = value
+    assert f"{section}.{key} = {value!r}" in error_for(raw_params)
+
+
+def test_the_top_level_seed_has_an_upper_bound(raw_params):
+    raw_params["seed"] = 2**32
+    assert "seed = 4294967296 (int): Input should be less than or equal to" in error_for(raw_params)
+
+
+def test_the_sanity_bounds_keep_the_repository_params_and_tiny_params(raw_params):
+    from support.pipeline_repo import TINY
+
+    for section, values in TINY.items():
+        raw_params[section].update(values)
+    parse_params(raw_params)
+
+
+def test_the_old_networks_section_names_its_new_name(raw_params):
+    raw_params["networks"] = raw_params.pop("feature_networks")
+    message = error_for(raw_params)
+    assert "networks: this section is now called feature_networks" in message
+    assert message.count("\n") == 1  # that one line, not a list of missing keys besides
+
+
+def test_every_config_field_has_a_description():
+    from pydantic import BaseModel
+
+    from gantrack.config import Params
+
+    missing = []
+    for section, section_field in Params.model_fields.items():
+        model = section_field.annotation
+        fields = {section: section_field}
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            fields = {f"{section}.{key}": field for key, field in model.model_fields.items()}
+        missing += [name for name, field in fields.items() if not (field.description or "").strip()]
+    assert not missing, f"config fields without Field(description=...): {missing}"

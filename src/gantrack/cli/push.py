@@ -12,10 +12,7 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str]) -> int:
-    from gantrack.errors import GantrackError
-    from gantrack.tracking.run_cache import push_run_cache_outputs
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gantrack push",
         description="dvc push --run-cache, then the git-kept reports (cache: false outputs) "
@@ -23,7 +20,14 @@ def main(argv: list[str]) -> int:
         "stages instead of rerunning them.",
     )
     parser.add_argument("-r", "--remote", help="DVC remote (default: core.remote)")
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    from gantrack.errors import GantrackError
+    from gantrack.tracking.run_cache import push_run_cache_outputs
+
+    arguments = build_parser().parse_args(argv)
     remote = ["--remote", arguments.remote] if arguments.remote else []
     pushed = subprocess.run(["dvc", "push", "--run-cache", *remote], check=False)
     if pushed.returncode != 0:

@@ -14,18 +14,22 @@ from gantrack.cli import tracking_context
 EXIT_MISSING = 3
 
 
-def main(argv: list[str]) -> int:
-    from mlflow.tracking import MlflowClient
-
-    from gantrack.tracking.runs import is_server, latest_run_for_commit, run_url
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gantrack run-url",
         description="Print the MLflow UI link of the newest run of a git commit "
         "(MLFLOW_TRACKING_URI must be an http(s) server; else prints nothing).",
     )
-    parser.add_argument("--commit", required=True, metavar="SHA")
-    arguments = parser.parse_args(argv)
+    parser.add_argument("--commit", required=True, metavar="SHA", help="the git commit")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from gantrack.tracking.runs import is_server, latest_run_for_commit, run_url
+
+    arguments = build_parser().parse_args(argv)
     context = tracking_context()
     if not is_server(context.tracking_uri):
         print(f"gantrack run-url: {context.tracking_uri} is not a server: no link", file=sys.stderr)

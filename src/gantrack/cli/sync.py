@@ -16,11 +16,7 @@ from pathlib import Path
 from gantrack.cli import tracking_context
 
 
-def main(argv: list[str]) -> int:
-    from gantrack.tracking.runs import bound_http_requests, spool_root
-    from gantrack.tracking.spool import spools
-    from gantrack.tracking.sync import replay_all
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gantrack sync",
         description="Send the tracking calls spooled while the MLflow store was away into "
@@ -32,7 +28,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--spool", type=Path, help="the spool folder (default: <repo>/.gantrack/spool)"
     )
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    from gantrack.tracking.runs import bound_http_requests, spool_root
+    from gantrack.tracking.spool import spools
+    from gantrack.tracking.sync import replay_all
+
+    arguments = build_parser().parse_args(argv)
     bound_http_requests(os.environ)
     root = arguments.spool or spool_root(tracking_context().repo_root)
     found = spools(root)

@@ -15,7 +15,7 @@ from pathlib import Path
 from gantrack.tracking.services import free_port, start_mlflow_server, start_postgres
 
 
-def main(argv: list[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gantrack tracking-server",
         description="Run an MLflow tracking server backed by PostgreSQL on 127.0.0.1.",
@@ -25,7 +25,11 @@ def main(argv: list[str]) -> int:
                              "(default: .tracking-server)")  # fmt: skip
     parser.add_argument("--port", type=int, default=5000, help="MLflow port (default 5000)")
     parser.add_argument("--postgres-port", type=int, help="PostgreSQL port (default: a free one)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
     folder = args.dir.resolve()
     postgres = start_postgres(folder / "postgres", args.postgres_port or free_port())
     try:

@@ -1,9 +1,9 @@
 """From a raw dataset to the prepared train/test splits the models read.
 
 Prepared images are float32 ``(N, S, S, C)`` in ``[-1, 1]`` (S = ``data.image_size``,
-C = ``data.channels``), matching the generator's ``tanh`` output (the design document scaled to
-``[0, 1]``, which a tanh generator can only half cover). Unlabeled data (a flat image
-folder, an npz without labels) is stored with every label :data:`UNLABELED` and split
+C = ``data.channels``), matching the generator's ``tanh`` output (images scaled to
+``[0, 1]`` would leave half of a tanh generator's range unused). Unlabeled data (a flat
+image folder, an npz without labels) is stored with every label :data:`UNLABELED` and split
 at random; the data card says ``labelled: false``.
 """
 

@@ -1,4 +1,4 @@
-"""The GAN: ``networks`` (the design document's DCGAN), ``losses``, ``penalties`` (WGAN-GP, R1),
+"""The GAN: ``networks`` (the DCGAN: docs/design.md), ``losses``, ``penalties`` (WGAN-GP, R1),
 ``augmentation`` (DiffAugment), ``model`` (the ``keras.Model`` with its ``train_step``),
 ``training`` (building and fitting it), ``callbacks``, ``checkpoints``, ``sampling``,
 ``grids`` (image grids as PNG) and ``session`` (one run of the `train` stage)."""

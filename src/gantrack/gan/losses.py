@@ -6,8 +6,9 @@ For the cross-entropy losses, with ``D(x) = sigmoid(l)`` and ``softplus(t) = log
 - ``log(1 - D(x))  = -softplus(l)``
 
 so they are means of softplus terms: numerically stable for any logit, unlike
-``log(sigmoid(l))`` (and unlike the design document's softmax over a single logit, which is always 1
-and made both of its losses constant). The other losses read ``l`` as a raw critic score.
+``log(sigmoid(l))`` (and unlike a softmax over a single logit, which is always 1 and
+makes both losses constant); docs/design.md derives them. The other losses read ``l``
+as a raw critic score.
 
 Gradient penalties (WGAN-GP's, R1) need the discriminator itself, not only its outputs:
 they live in :mod:`gantrack.gan.penalties`.
@@ -57,7 +58,7 @@ def non_saturating_generator_loss(fake_logits):
 
 
 def minimax_generator_loss(fake_logits):
-    """E[log(1 - D(G(z)))]: the design document's formula taken literally; saturates when D wins."""
+    """E[log(1 - D(G(z)))]: the minimax objective taken literally; saturates when D wins."""
     return -ops.mean(ops.softplus(fake_logits))
 
 

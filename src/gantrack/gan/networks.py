@@ -1,4 +1,4 @@
-"""The seed's DCGAN, generalised to 28, 32 or 64 pixels and 1 or 3 channels.
+"""The DCGAN (Radford et al. 2015), generalised to 28, 32 or 64 pixels and 1 or 3 channels.
 
 The image shape always comes from the prepared data (``train.npz``), never from a setting
 of its own, so the networks cannot disagree with the data. Keras functional models of
@@ -10,7 +10,7 @@ downwards (stride-2 convolutions), with filters doubling per halving of the size
 ==========  ==========================  ==========================================
 size        generator                    discriminator
 ==========  ==========================  ==========================================
-28          7 → 14 → 28 (256-128-64)     28 → 14 → 7 (64-128): the design document's networks
+28          7 → 14 → 28 (256-128-64)     28 → 14 → 7 (64-128): the classic MNIST DCGAN
 32          4 → 8 → 16 → 32 (512-…-64)   32 → 16 → 8 → 4 (64-128-256)
 64          4 → … → 64 (1024-…-64)       64 → … → 4 (64-128-256-512)
 ==========  ==========================  ==========================================

@@ -185,7 +185,7 @@ def periodic_evaluation(
     # Latent vectors of their own seed, apart from the grid's, fixed for every epoch.
     latent = latent_vectors(config.eval_num_images, config.latent_dim, config.seed + 1)
     labels = None if num_classes is None else class_labels(len(latent), num_classes)
-    batch_size = params.networks.batch_size
+    batch_size = params.feature_networks.batch_size
     return PeriodicEvaluation(
         generator,
         generator_inputs(latent, labels),
@@ -225,7 +225,7 @@ def deterministic_ops() -> None:
     """Deterministic TensorFlow kernels for this process (bit-identical reruns and resumes).
 
     Process-wide. It makes TensorFlow pick deterministic kernels (and raise for ops that
-    have none) and run tf.data deterministically; README ("Speed") gives its measured cost.
+    have none) and run tf.data deterministically; docs/architecture.md ("Speed") says what it costs.
     """
     import tensorflow as tf
 

@@ -117,9 +117,9 @@ def feature_network_from_params(name: str, params: Params, strategy=None) -> Fea
         network = load_feature_network(
             name,
             evaluator_path=params.paths.evaluator,
-            inception_v3_weights=params.networks.inception_v3_weights,
-            resize_method=params.networks.resize_method,
-            inception_2015_graph=params.networks.inception_2015_graph,
+            inception_v3_weights=params.feature_networks.inception_v3_weights,
+            resize_method=params.feature_networks.resize_method,
+            inception_2015_graph=params.feature_networks.inception_2015_graph,
             keras_home=keras_home_of(os.environ),
         )
     return replace(network, run_batch=on_all_replicas(network.run_batch, strategy))

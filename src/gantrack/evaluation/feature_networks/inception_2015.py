@@ -52,7 +52,7 @@ from gantrack.evaluation.feature_networks.base import (
 
 GRAPH_FILE = "classify_image_graph_def.pb"
 ARCHIVE_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
-GRAPH_PARAM = "networks.inception_2015_graph"
+GRAPH_PARAM = "feature_networks.inception_2015_graph"
 INPUT_TENSOR = "ExpandDims:0"  # (N, H, W, 3) float in [0, 255], before the graph's resize
 POOL_TENSOR = "pool_3:0"  # (N, 1, 1, 2048): FID's features
 LOGITS_MATMUL = "softmax/logits/MatMul"  # its second input is softmax/weights (2048, 1008)

@@ -52,7 +52,7 @@ WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + WEIGHTS_FILE
 )
 WEIGHTS_MD5 = "9a0d58056eeedaa3f26cb7ebd46da564"  # keras.applications.inception_v3's file_hash
-WEIGHTS_PARAM = "networks.inception_v3_weights"
+WEIGHTS_PARAM = "feature_networks.inception_v3_weights"
 EXPECTED_WEIGHTS = (
     f"expected Keras's {WEIGHTS_FILE} (with the 1000-class top, not the _notop file) or a "
     ".weights.h5 saved from keras.applications.InceptionV3(include_top=True)"
