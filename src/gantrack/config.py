@@ -46,6 +46,8 @@ CROSS_ENTROPY_LOSSES = ("non_saturating", "minimax")
 AUGMENTATION_NAMES = ("translation", "cutout")
 INCEPTION_NETWORK_NAMES = ("inception_v3", "inception_2015")
 FEATURE_NETWORK_NAMES = ("evaluator", *INCEPTION_NETWORK_NAMES)
+# What the gate's rank test can check: the recipe metrics that every network scores.
+GATE_METRICS = ("fid", "kid", "inception_score", "precision", "recall")
 RESIZE_METHODS = (
     "bilinear",
     "bicubic",
@@ -139,6 +141,8 @@ class PathsConfig(_Section):
         "train's last checkpoint, kept across runs for resuming (not a DVC output)"
     )
     run_records: Path = _path("<stage>.json: the MLflow run that produced each stage's outputs")
+    gate_base: Path = _path("the gate's base: the default recipe's recorded seeds (a seed set)")
+    gate_power: Path = _path("the gate rule's false alarm and power, measured on the base")
 
 
 class DataConfig(_Section):
@@ -499,31 +503,52 @@ def _tolerance(description: str, upper: float = MAX_RELATIVE_CHANGE) -> Any:
 
 
 class GateConfig(_Section):
-    """The CI quality gate (``python -m gantrack gate``): how far a metric may worsen.
+    """The CI quality gate (``python -m gantrack gate``): a recipe over seeds, never one run.
 
-    Distances (FID, KID) and the Inception Score are compared *relatively*: their scale is
-    set by the network's features (the evaluator's FID is not on InceptionV3's scale), so a
-    fraction carries across networks where an absolute tolerance would not. Precision and
-    recall are fractions in [0, 1] and classes are counts, so theirs are absolute. null
-    turns a check off (the metric is still reported).
+    The candidate is trained on ``seeds`` (k runs, in parallel in CI) and compared with the
+    base's recorded seeds (``paths.gate_base``, or the champion's). Each metric in
+    ``metrics`` gets a one-sided Mann–Whitney test, Holm-adjusted, so an unchanged recipe
+    fails at most ``false_alarm`` of the time; a non-finite metric or a lost class fails
+    the candidate outright. ``python -m gantrack gate --explain`` prints the rule with its
+    measured false alarm and power.
     """
 
     network: Literal[FEATURE_NETWORK_NAMES] = Field(
         description="whose metrics are gated: the evaluator or one of evaluate.inception_networks"
     )
-    max_fid_increase: YamlFloat | None = _tolerance("relative: 0.10 lets FID rise 10%")
-    max_kid_increase: YamlFloat | None = _tolerance("relative, like FID")
-    max_inception_score_decrease: YamlFloat | None = _tolerance("relative", upper=1.0)
-    max_precision_decrease: YamlFloat | None = _tolerance("absolute", upper=1.0)
-    max_recall_decrease: YamlFloat | None = _tolerance("absolute", upper=1.0)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
+        min_length=1,
+        max_length=64,
+        description="the candidate's train.seed values, one run each (k = their count); "
+        "keep them apart from the base's seeds",
+    )
+    min_base_seeds: int = Field(
+        ge=2,
+        le=MAX_COUNT,
+        description="the fewest recorded base seeds the gate judges against (fewer: exit 3)",
+    )
+    false_alarm: YamlFloat = Field(
+        gt=0.0,
+        lt=0.5,
+        description="the largest chance that an unchanged recipe fails: the rank test's level",
+    )
+    metrics: list[Literal[GATE_METRICS]] = Field(
+        min_length=1,
+        description="the metrics the rank test checks (Holm-adjusted across them)",
+    )
     max_classes_covered_decrease: int | None = Field(
         ge=0,
         le=MAX_COUNT,
-        description="absolute, in classes; evaluator only (the network that knows the classes)",
+        description="a candidate seed may cover this many classes fewer than the base's worst "
+        "seed (evaluator only; null: not checked)",
     )
 
     @model_validator(mode="after")
-    def _classes_need_the_evaluator(self) -> GateConfig:
+    def _consistent(self) -> GateConfig:
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"gate.seeds lists a seed twice: {self.seeds}; one run per seed")
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ValueError(f"gate.metrics lists a metric twice: {self.metrics}")
         if self.network != "evaluator" and self.max_classes_covered_decrease is not None:
             raise ValueError(
                 f"max_classes_covered_decrease needs network: evaluator (only the evaluator "
