@@ -252,10 +252,12 @@ def stage_run(
 
 
 def _end(tracker: Tracker, status: str) -> int:
-    """End the run through the tracker; forget MLflow's own handle on it without a call."""
-    pending = tracker.close(status)
-    _forget_active_run()
-    return pending
+    """End the run through the tracker; forget MLflow's own handle on it without a call
+    (also when closing raises: a full disk under the spool)."""
+    try:
+        return tracker.close(status)
+    finally:
+        _forget_active_run()
 
 
 def _forget_active_run() -> None:
