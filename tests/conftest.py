@@ -81,15 +81,21 @@ def tracking_server(request, world_readable_dir):
 
     services = []
     try:
+        store_environment = {}
         if request.param == "postgresql":
-            services.append(start_postgres(world_readable_dir / "postgres", free_port()))
-            store_uri = services[0].url
+            postgres_folder = world_readable_dir / "postgres"
+            services.append(start_postgres(postgres_folder, free_port(), "test-password"))
+            store_uri, store_environment = services[0].url, services[0].client_environment
         else:
             store_uri = f"sqlite:///{world_readable_dir / 'mlflow.db'}"
         artifacts = world_readable_dir / "artifacts"
         log = world_readable_dir / "mlflow-server.log"
-        services.append(start_mlflow_server(store_uri, artifacts, free_port(), log))
-        url = services[-1].url
-        yield TrackingServer(request.param, url, store_uri, artifacts, services, log)
+        server = start_mlflow_server(
+            store_uri, artifacts, free_port(), log, store_environment=store_environment
+        )
+        services.append(server)
+        yield TrackingServer(
+            request.param, server.url, store_uri, artifacts, services, log, store_environment
+        )
     finally:
         stop_services(services)  # again after the test's own stop: a no-op then

@@ -22,9 +22,11 @@ Conventions every strategy shares:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from gantrack.errors import GantrackError
 
@@ -52,29 +54,77 @@ class ClusterRole:
         return self.task_type == "worker" and self.task_index == 0 and not self.cluster_has_chief
 
 
+EXPECTED_TF_CONFIG = (
+    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+    '"task": {"type": "worker", "index": 0}}'
+)
+
+
 def cluster_role(tf_config: str | None) -> ClusterRole:
     """Parse ``TF_CONFIG`` (JSON: ``{"cluster": {...}, "task": {"type", "index"}}``).
 
-    No TF_CONFIG means a single process, which is the chief.
+    No TF_CONFIG means a single process, which is the chief. Every field is checked for
+    its type, so a malformed one is one :class:`DistributeError` naming it: a cluster that
+    is not a mapping of task types to lists of addresses, a task type that is not a
+    string, an index that is not a whole number (``1.9`` is not worker 1, ``1e400`` is
+    not a number of workers).
     """
     if not tf_config:
         return ClusterRole("chief", 0, 1)
     try:
         config = json.loads(tf_config)
-        cluster, task = config["cluster"], config["task"]
-        task_type, task_index = str(task["type"]), int(task["index"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise DistributeError(
-            f"TF_CONFIG is not valid: {error}. Expected JSON like "
-            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-            '"task": {"type": "worker", "index": 0}}'
-        ) from error
+    except ValueError as error:
+        raise _invalid(str(error)) from None
+    cluster, task_type, task_index = _parse_tf_config(config)
     if task_type not in cluster or not 0 <= task_index < len(cluster[task_type]):
         raise DistributeError(
             f"TF_CONFIG task {task_type}:{task_index} is not in its cluster {sorted(cluster)}"
         )
     num_workers = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
     return ClusterRole(task_type, task_index, num_workers, cluster_has_chief="chief" in cluster)
+
+
+def _parse_tf_config(config: object) -> tuple[dict[str, list], str, int]:
+    """(cluster, task type, task index) of a decoded TF_CONFIG, each of the right type."""
+    if not isinstance(config, dict) or not {"cluster", "task"} <= config.keys():
+        raise _invalid('expected an object with "cluster" and "task"')
+    cluster, task = config["cluster"], config["task"]
+    if not isinstance(cluster, dict):
+        raise _invalid(f"cluster is {cluster!r}, not an object of task types")
+    for name, addresses in cluster.items():
+        if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+            raise _invalid(f"cluster.{name} is {addresses!r}, not a list of host:port strings")
+    if not isinstance(task, dict) or not {"type", "index"} <= task.keys():
+        raise _invalid(f'task is {task!r}, not an object with "type" and "index"')
+    task_type, task_index = task["type"], task["index"]
+    if not isinstance(task_type, str):
+        raise _invalid(f'task.type is {task_type!r}, not a string such as "worker"')
+    if isinstance(task_index, bool) or not isinstance(task_index, int):
+        raise _invalid(f"task.index is {task_index!r}, not a whole number such as 0")
+    return cluster, task_type, task_index
+
+
+def _invalid(problem: str) -> DistributeError:
+    return DistributeError(
+        f"TF_CONFIG is not valid: {problem}. Expected JSON like {EXPECTED_TF_CONFIG}"
+    )
+
+
+def worker_scratch_path(scratch: Path, path: Path) -> Path:
+    """Where a non-chief worker writes the output ``path``: always inside ``scratch``.
+
+    ``path`` is the chief's (relative to the repository, or absolute, e.g. on a shared
+    disk); joined as it is, an absolute path or one climbing with ``..`` would put the
+    worker's writes on top of the chief's outputs. Its anchor is dropped and it is
+    normalised, with any ``..`` left climbing above it dropped too:
+    ``/srv/models/g`` -> ``<scratch>/outputs/srv/models/g``, ``../x`` -> ``.../outputs/x``.
+    """
+    relative = os.path.normpath(Path(path).relative_to(Path(path).anchor))  # a/../b -> b
+    parts = [part for part in Path(relative).parts if part not in ("..", ".")]
+    mapped = Path(scratch, "outputs", *parts)
+    if not mapped.resolve().is_relative_to(Path(scratch).resolve()):  # a link inside scratch
+        raise DistributeError(f"{path}: maps outside the worker's scratch folder {scratch}")
+    return mapped
 
 
 def is_chief(environ: Mapping[str, str]) -> bool:

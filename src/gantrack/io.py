@@ -1,14 +1,25 @@
 """Writing files so that a crash never leaves one half-written.
 
 Every writer goes through :func:`atomic_path`: the content is written to a temporary file
-beside the target and moved over it with ``os.replace`` (atomic on POSIX and Windows) only
-once complete. A reader therefore sees the old file or the new one, never a mixture.
+beside the target, fsynced, and moved over it with ``os.replace`` (atomic on POSIX and
+Windows) only once complete; then the folder is fsynced, so the rename itself survives a
+power cut. A reader therefore sees the old file or the new one, never a mixture, and
+never an empty file where the new one should be (what a rename of unsynced data can
+leave after a crash on ext4 or XFS).
+
+JSON is written strictly (``allow_nan=False``): NaN and ±Infinity are not JSON, and
+readers other than Python's refuse them. A non-finite number is written as ``null``, and
+the reason goes under the top-level key :data:`MISSING_VALUES`, by dotted path:
+``{"evaluator": {"fid": null}, "missing_values": {"evaluator.fid": "NaN: not a finite
+number"}}``. The gate reads a ``null`` metric as missing; ``dvc metrics show`` leaves it
+out and shows the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -16,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# The top-level key of a JSON file that lists its null values and why each is missing.
+MISSING_VALUES = "missing_values"
 
 
 @contextlib.contextmanager
@@ -30,14 +44,49 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     temporary = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{target.suffix}")
     try:
         yield temporary
+        if temporary.is_file():
+            _fsync(temporary)  # the content on disk before the name points at it
         os.replace(temporary, target)
+        _fsync(target.parent)  # the rename itself
     finally:
         temporary.unlink(missing_ok=True)
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file's or a folder's data and metadata to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def save_json(data: Mapping[str, Any], path: Path | str) -> None:
+    """Write ``data`` as strict JSON, atomically; non-finite numbers become ``null`` with
+    their reason under :data:`MISSING_VALUES` (module docstring)."""
+    missing: dict[str, str] = {}
+    finite = _finite(data, "", missing)
+    if missing:
+        finite[MISSING_VALUES] = {**finite.get(MISSING_VALUES, {}), **missing}
+    text = json.dumps(finite, indent=2, sort_keys=False, allow_nan=False) + "\n"
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        temporary.write_text(text, encoding="utf-8")
+
+
+def _finite(value: Any, where: str, missing: dict[str, str]) -> Any:
+    """``value`` with each non-finite float replaced by None and its reason put in ``missing``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        missing[where] = f"{json.dumps(value)}: not a finite number"
+        return None
+    if isinstance(value, Mapping):
+        return {key: _finite(item, _join(where, key), missing) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item, _join(where, index), missing) for index, item in enumerate(value)]
+    return value
+
+
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
 
 
 def load_json(path: Path | str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gantrack.config import PARAMS_FILE, Params, load_params
-from gantrack.distribute import cluster_role
+from gantrack.distribute import cluster_role, worker_scratch_path
 from gantrack.errors import GantrackError
 from gantrack.tracking import lineage
 from gantrack.tracking.runs import (
@@ -72,7 +72,9 @@ def run_as_worker(name: str, body, params: Params, outputs: Sequence[str], role)
     import mlflow
 
     with tempfile.TemporaryDirectory(prefix=f"gantrack-{name}-worker-") as scratch:
-        moved = {key: Path(scratch, "outputs", getattr(params.paths, key)) for key in outputs}
+        moved = {
+            key: worker_scratch_path(Path(scratch), getattr(params.paths, key)) for key in outputs
+        }
         params = params.model_copy(update={"paths": params.paths.model_copy(update=moved)})
         print(f"{role.task_type} {role.task_index}: not the chief; writes nothing that is kept")
         mlflow.set_tracking_uri(f"sqlite:///{Path(scratch, 'worker-mlflow.db')}")

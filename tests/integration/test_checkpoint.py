@@ -91,6 +91,7 @@ TINY_TRAIN = {
         "latent_dim": 16,
         "batch_size": 16,
         "epochs": 3,
+        "steps": None,
         "grid_rows": 2,
         "eval_every": 0,
         "checkpoint_every": 1,
@@ -181,6 +182,21 @@ def assert_resumed_to_the_same_state(resumed: Path, whole: Path) -> None:
         np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
     log = (resumed / "reports/train_log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
+
+
+def test_train_stage_refuses_a_checkpoint_folder_holding_the_models(tmp_path, repo_root):
+    """`checkpoints: models` once deleted the evaluator at the first save: now the stage
+    stops before training, in one line naming both keys, and the models stay."""
+    repo = train_repo(repo_root, tmp_path, random_images(32))
+    edit_params(repo, {"paths": {"checkpoints": "models"}})
+    (repo / "models").mkdir()
+    (repo / "models/evaluator.keras").write_bytes(b"the evaluator")
+    result = run(train_command(), repo, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("gantrack")]
+    assert "paths.checkpoints (models) holds paths.evaluator" in line
+    assert (repo / "models/evaluator.keras").read_bytes() == b"the evaluator"
+    assert sorted(path.name for path in (repo / "models").iterdir()) == ["evaluator.keras"]
 
 
 def test_nan_loss_stops_with_epoch_and_step_keeps_checkpoint_and_fails_run(tmp_path, repo_root):

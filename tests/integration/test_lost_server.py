@@ -81,7 +81,13 @@ def restart(server) -> None:
     """The server again, on its store and port (stopped by the fixture)."""
     service = server.services[-1]
     port = int(server.url.rsplit(":", 1)[1])
-    again = start_mlflow_server(server.store_uri, server.artifacts, port, server.log)
+    again = start_mlflow_server(
+        server.store_uri,
+        server.artifacts,
+        port,
+        server.log,
+        store_environment=server.store_environment,
+    )
     server.services.append(again)
     assert service.process.poll() is not None
 

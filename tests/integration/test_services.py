@@ -1,20 +1,26 @@
 """Local services started and stopped by process id: PostgreSQL, MLflow on it, S3 emulator."""
 
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from support.services import alive, needs_postgres, start_s3_emulator
 
+import gantrack.tracking.services
 from gantrack.tracking.services import (
     Service,
     ServiceError,
     accepts_connections,
     free_port,
     postgres_binary,
+    postgres_password,
+    start_mlflow_server,
+    start_postgres,
     start_process,
 )
 
@@ -56,6 +62,89 @@ def test_missing_program_is_a_clear_error(tmp_path):
         start_process("x", ["/nonexistent/program"], tmp_path / "log")
     with pytest.raises(ServiceError, match="not found on PATH"):
         postgres_binary("no-such-postgres-program")
+
+
+PASSWORD = "a-secret-of-this-test-only"
+
+
+def command_lines(group_id: int) -> list[str]:
+    """What `ps` shows any local user for each live process of a group."""
+    from support.services import processes_in_group
+
+    return [
+        Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        for pid in processes_in_group(group_id)
+    ]
+
+
+@needs_postgres
+def test_postgres_asks_for_a_password_never_shown_and_keeps_fsync_on(world_readable_dir):
+    import psycopg2
+
+    port = free_port()
+    service = start_postgres(world_readable_dir / "postgres", port, PASSWORD)
+    try:
+        login = {"host": "127.0.0.1", "port": port, "user": "postgres", "dbname": "mlflow"}
+        with pytest.raises(psycopg2.OperationalError, match="password"):
+            psycopg2.connect(**login).close()  # any local user was superuser with trust
+        with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+            psycopg2.connect(**login, password="guessed").close()
+        connection = psycopg2.connect(**login, password=PASSWORD)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW fsync")
+            assert cursor.fetchone() == ("on",)  # a machine's crash cannot corrupt the registry
+        connection.close()
+        assert service.client_environment == {"PGPASSWORD": PASSWORD}
+        assert PASSWORD not in service.url
+        assert not any(PASSWORD in line for line in command_lines(service.pid))
+        leftovers = [path.name for path in world_readable_dir.iterdir()]
+        assert not any(PASSWORD in path.read_text(errors="replace")
+                       for path in world_readable_dir.rglob("*.log"))  # fmt: skip
+        assert sorted(leftovers) == ["initdb.log", "postgres", "postgres.log"]
+    finally:
+        service.stop()
+
+
+def test_an_existing_trusting_cluster_is_refused_with_the_fix(tmp_path):
+    data = tmp_path / "postgres"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("15\n")
+    (data / "pg_hba.conf").write_text("# comment: trust\nhost all all 127.0.0.1/32 trust\n")
+    with pytest.raises(ServiceError) as refused:
+        start_postgres(data, free_port(), PASSWORD)
+    message = str(refused.value)
+    assert "pg_hba.conf trusts every local connection" in message and "\n" not in message
+    assert "scram-sha-256" in message
+
+
+def test_the_password_comes_from_the_environment_or_a_private_file(tmp_path):
+    assert postgres_password(tmp_path / "password", "from-the-environment") == (
+        "from-the-environment"
+    )
+    assert not (tmp_path / "password").exists()
+    made = postgres_password(tmp_path / "password", None)  # first use: a new random one
+    assert len(made) >= 32 and (tmp_path / "password").stat().st_mode & 0o777 == 0o600
+    assert postgres_password(tmp_path / "password", None) == made
+    (tmp_path / "password").chmod(0o644)
+    with pytest.raises(ServiceError, match=r"readable by others \(mode 0644\); chmod 600"):
+        postgres_password(tmp_path / "password", None)
+
+
+def test_the_store_password_reaches_mlflow_by_its_environment_only(tmp_path, monkeypatch):
+    started = {}
+
+    def start(name, command, log_path, env=None, cwd=None):
+        started.update(command=command, env=env)
+        return subprocess.Popen(["true"])
+
+    monkeypatch.setattr(gantrack.tracking.services, "start_process", start)
+    monkeypatch.setattr(gantrack.tracking.services, "wait_until", lambda *arguments: None)
+    store = "postgresql+psycopg2://postgres@127.0.0.1:5432/mlflow"
+    start_mlflow_server(store, tmp_path, free_port(), tmp_path / "log", store_environment={
+        "PGPASSWORD": PASSWORD})  # fmt: skip
+    assert started["env"]["PGPASSWORD"] == PASSWORD
+    assert not any(PASSWORD in part for part in started["command"])
+    assert os.environ.get("PGPASSWORD") != PASSWORD  # not set for this process or others
 
 
 @pytest.fixture
@@ -115,9 +204,14 @@ def test_tracking_server_on_postgresql_keeps_runs_and_proxies_artifacts(
     stored = list((world_readable_dir / "artifacts").rglob("note.txt"))
     assert [path.read_text() for path in stored] == ["kept by the server"]
     # The run really lives in PostgreSQL.
+    password = (world_readable_dir / "postgres-password").read_text()  # made on first use
     with (
         psycopg2.connect(
-            host="127.0.0.1", port=int(postgres_port), user="postgres", dbname="mlflow"
+            host="127.0.0.1",
+            port=int(postgres_port),
+            user="postgres",
+            dbname="mlflow",
+            password=password,
         ) as database,
         database.cursor() as cursor,
     ):

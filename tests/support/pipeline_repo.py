@@ -22,6 +22,7 @@ TRACKED = [
     "dvc.yaml",
     "params.yaml",
     "pyproject.toml",
+    "uv.lock",
     ".dvc/config",
     ".dvc/.gitignore",
     ".gitignore",

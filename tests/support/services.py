@@ -97,6 +97,7 @@ class TrackingServer:
     artifacts: Path
     services: list[Service]  # in start order
     log: Path
+    store_environment: dict[str, str]  # the database's password, for a restarted server
 
 
 def stop_services(services: list[Service]) -> None:

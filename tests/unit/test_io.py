@@ -1,9 +1,26 @@
 import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gantrack.io import atomic_path, csv_sink, load_arrays, load_json, save_arrays, save_json
+from gantrack.cli.gate import read_metrics
+from gantrack.cli.gate_rules import compare_metrics, rules_from_config
+from gantrack.io import (
+    MISSING_VALUES,
+    atomic_path,
+    csv_sink,
+    load_arrays,
+    load_json,
+    save_arrays,
+    save_json,
+)
+
+BIN = Path(sys.executable).parent
 
 
 def test_atomic_path_keeps_old_content_on_failure(tmp_path):
@@ -42,3 +59,71 @@ def test_csv_sink_rewrites_a_complete_file_each_epoch(tmp_path):
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     assert rows == [{"epoch": "1", "d_loss": "1.5"}, {"epoch": "2", "d_loss": "1.25"}]
+
+
+def strict_json(path):
+    """Parse as JSON readers other than Python's do: NaN and Infinity are not JSON."""
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+NON_FINITE = {
+    "evaluator": {"fid": float("-inf"), "kid": float("nan"), "inception_score": 6.3},
+    "per_class": [1.0, float("inf")],
+}
+
+
+def test_non_finite_numbers_are_written_as_null_with_the_reason_beside(tmp_path):
+    path = tmp_path / "metrics.json"
+    save_json(NON_FINITE, path)
+    written = strict_json(path)
+    assert written["evaluator"] == {"fid": None, "kid": None, "inception_score": 6.3}
+    assert written["per_class"] == [1.0, None]
+    assert written[MISSING_VALUES] == {
+        "evaluator.fid": "-Infinity: not a finite number",
+        "evaluator.kid": "NaN: not a finite number",
+        "per_class.1": "Infinity: not a finite number",
+    }
+    save_json({"fid": 1.0}, path)
+    assert MISSING_VALUES not in strict_json(path)  # only when something is missing
+
+
+def test_the_gate_and_dvc_still_read_a_metrics_file_with_a_missing_value(tmp_path, params):
+    path = tmp_path / "metrics.json"
+    save_json({"evaluator": {**NON_FINITE["evaluator"], "precision": 0.7}}, path)
+    current, reason = read_metrics(path)
+    base, _ = read_metrics(path)
+    base["evaluator"].update(fid=10.0, kid=0.5)
+    result = compare_metrics(base, current, rules_from_config(params.gate), "evaluator")
+    assert reason == "" and result.verdict == "missing"  # -inf is no longer a passing FID
+    subprocess.run([BIN / "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    shown = subprocess.run(
+        [BIN / "dvc", "metrics", "show", "metrics.json", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    data = json.loads(shown.stdout)[""]["data"]["metrics.json"]["data"]
+    assert data["evaluator"]["precision"] == 0.7 and "fid" not in data["evaluator"]
+
+
+def test_atomic_writes_reach_the_disk_before_and_after_the_rename(tmp_path, monkeypatch):
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(descriptor):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    def replace(source, target):
+        events.append(("replace", str(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "metrics.json"
+    save_json({"fid": 1.0}, target)
+    (synced_file, renamed, synced_folder) = events
+    assert synced_file[0] == "fsync" and synced_file[1].endswith(".tmp.json")
+    assert renamed == ("replace", str(target))
+    assert synced_folder == ("fsync", str(tmp_path))

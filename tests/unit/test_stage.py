@@ -3,6 +3,7 @@ import shutil
 
 import mlflow
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 import gantrack.stage
@@ -44,6 +45,22 @@ def test_a_bad_tf_config_is_one_message_not_a_traceback(workspace, monkeypatch, 
     error = capsys.readouterr().err
     assert error.startswith("gantrack train: error: ") and "TF_CONFIG" in error
     assert "Traceback" not in error
+
+
+def test_a_workers_absolute_output_path_stays_in_its_scratch_folder(workspace, monkeypatch):
+    shared = workspace / "shared-disk" / "models" / "generator"  # the chief's, on a shared disk
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["paths"]["generator"] = str(shared)
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}})
+    )
+    seen = []
+    run_stage("train", lambda params: seen.append(params.paths.generator), ("generator",))
+    (generator,) = seen
+    assert generator != shared and generator.name == "generator"
+    assert "gantrack-train-worker-" in str(generator) and not generator.is_relative_to(workspace)
 
 
 def test_a_rerun_stage_links_the_cached_stage_and_records_itself(workspace, monkeypatch):

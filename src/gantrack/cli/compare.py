@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import re
+import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -149,7 +151,11 @@ def _yaml_flow(value) -> str:
 def reproducing_command(run: pd.Series, current: Mapping[str, Any]) -> str:
     """The ``dvc exp run -S ...`` that turns ``current`` (this checkout's params, flattened)
     into the params of ``run`` (a row of the runs' DataFrame). Keys one side lacks (a param
-    added since the run) are left out; NaN means the run did not log that param."""
+    added since the run) are left out; NaN means the run did not log that param.
+
+    Each ``key=value`` is quoted by :func:`shlex.quote`: param values come from run data,
+    which anyone who can log to the store writes, and a pasted command must pass a value
+    like ``hinge'; touch X; echo '`` as one argument, never run it."""
     changes = []
     for column, text in sorted(run.filter(regex=r"^params\.").items()):
         key = column[7:]
@@ -157,7 +163,7 @@ def reproducing_command(run: pd.Series, current: Mapping[str, Any]) -> str:
             continue
         value = override_value(text)
         if value != _yaml_flow(current[key]):
-            changes.append(f"-S '{key}={value}'")
+            changes += ["-S", shlex.quote(f"{key}={value}")]
     return " ".join(["dvc exp run", *changes])
 
 
@@ -469,9 +475,22 @@ def commands_section(commands: Mapping[str, str], params_file: Path) -> str:
         "",
         "| run | command |",
         "|---|---|",
-        *(f"| {run} | `{command}` |" for run, command in commands.items()),
+        *(f"| {run} | {markdown_code(command)} |" for run, command in commands.items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def markdown_code(text: str) -> str:
+    """``text`` as a code span in a table cell, unchanged when copied from the page.
+
+    The fence is one backtick longer than the longest run inside, and a ``|`` is escaped
+    (GitHub's tables split cells at a bare one, even inside code).
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if longest else ""
+    escaped = text.replace("|", "\\|")
+    return f"{fence}{padding}{escaped}{padding}{fence}"
 
 
 def render_report(

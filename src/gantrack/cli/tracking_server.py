@@ -3,16 +3,28 @@
 Starts a PostgreSQL cluster (created on first use) and ``mlflow server`` backed by it, with
 artifacts proxied by the server into a folder, both on 127.0.0.1; prints the
 ``MLFLOW_TRACKING_URI`` to export; stops both (by process id) on Ctrl-C or SIGTERM.
+
+The database password is ``$GANTRACK_POSTGRES_PASSWORD`` when set, else the file
+``<dir>/postgres-password`` (mode 0600, a random one made on first use); it reaches
+``mlflow server`` through that process's environment, never a command line.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from pathlib import Path
 
-from gantrack.tracking.services import free_port, start_mlflow_server, start_postgres
+from gantrack.tracking.services import (
+    free_port,
+    postgres_password,
+    start_mlflow_server,
+    start_postgres,
+)
+
+PASSWORD_VARIABLE = "GANTRACK_POSTGRES_PASSWORD"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     folder = args.dir.resolve()
-    postgres = start_postgres(folder / "postgres", args.postgres_port or free_port())
+    password = postgres_password(folder / "postgres-password", os.environ.get(PASSWORD_VARIABLE))
+    postgres = start_postgres(folder / "postgres", args.postgres_port or free_port(), password)
     try:
         mlflow_server = start_mlflow_server(
-            postgres.url, folder / "artifacts", args.port, folder / "mlflow-server.log"
+            postgres.url,
+            folder / "artifacts",
+            args.port,
+            folder / "mlflow-server.log",
+            store_environment=postgres.client_environment,
         )
     except BaseException:
         postgres.stop()

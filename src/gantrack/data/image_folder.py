@@ -14,6 +14,17 @@ Files ending ``.png``, ``.jpg`` or ``.jpeg`` (any case) are read; hidden files a
 data card and not read. Files are taken in sorted order of their relative path, so the
 result does not depend on the order in which the file system lists them.
 
+Only regular files inside the folder are read: a symbolic link (to a file or a folder,
+wherever it points) is not followed, and a FIFO, socket or device is not opened (a FIFO
+named ``x.png`` would wait for a writer forever). The data card counts them under
+``ignored_files`` as ``(symbolic link)`` and ``(not a regular file)``. Each file is opened
+without following a link and without blocking, and checked to be regular once open, so a
+file swapped for a link after the listing is refused too.
+
+An image of more than :data:`MAX_IMAGE_PIXELS` pixels is unreadable (an error, or
+skipped and listed): its header is checked before anything is decoded, since a few KB of
+PNG can claim gigabytes of pixels. Pillow itself only warns up to twice its own limit.
+
 Each file is decoded by Pillow's PNG or JPEG decoder only (whatever its suffix), turned
 upright by its EXIF orientation, then converted and resized by
 :func:`gantrack.data.conversion.convert_image`. A file that cannot be decoded or
@@ -27,6 +38,8 @@ prepared JPEG data can differ between Pillow builds (PNG decoding is exact).
 from __future__ import annotations
 
 import os
+import stat
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -40,6 +53,11 @@ from gantrack.errors import CorruptDatasetError, UnreadableImageError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 PILLOW_FORMATS = ("PNG", "JPEG")  # no other decoder ever runs on a user's file
 ON_UNREADABLE = ("stop", "skip")
+# Pillow's own warning threshold (~0.27 GB as RGB), made an error: a 48-megapixel photo
+# passes, a decompression bomb does not. Images are resized to 28..64 pixels a side anyway.
+MAX_IMAGE_PIXELS = 89_478_485
+SYMBOLIC_LINK = "(symbolic link)"
+NOT_REGULAR = "(not a regular file)"
 
 
 @dataclass(frozen=True)
@@ -107,18 +125,34 @@ def list_image_files(folder: Path) -> tuple[list[PurePosixPath], dict[str, int]]
     """(sorted relative paths of the image files, {suffix: count} of the other files)."""
     files: list[PurePosixPath] = []
     ignored: Counter[str] = Counter()
-    for root, directories, names in os.walk(folder):
-        directories[:] = [name for name in directories if not name.startswith(".")]
+    for root, directories, names in os.walk(folder):  # never into a linked folder
+        linked = [name for name in directories if Path(root, name).is_symlink()]
+        ignored[SYMBOLIC_LINK] += len([name for name in linked if not name.startswith(".")])
+        directories[:] = [
+            name for name in directories if not name.startswith(".") and name not in linked
+        ]
         relative_root = PurePosixPath(Path(root).relative_to(folder).as_posix())
         for name in names:
             if name.startswith("."):
                 continue
+            kind = _file_kind(Path(root, name))
             suffix = PurePosixPath(name).suffix.lower()
-            if suffix in IMAGE_SUFFIXES:
+            if kind is not None:
+                ignored[kind] += 1
+            elif suffix in IMAGE_SUFFIXES:
                 files.append(relative_root / name)
             else:
                 ignored[suffix or "(no suffix)"] += 1
-    return sorted(files, key=str), dict(sorted(ignored.items()))
+    counts = {key: count for key, count in ignored.items() if count}
+    return sorted(files, key=str), dict(sorted(counts.items()))
+
+
+def _file_kind(path: Path) -> str | None:
+    """Why ``path`` is not read: a symbolic link, or not a regular file; None for a file."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        return SYMBOLIC_LINK
+    return None if stat.S_ISREG(mode) else NOT_REGULAR
 
 
 def class_labels(files: list[PurePosixPath]) -> tuple[tuple[str, ...], np.ndarray | None]:
@@ -134,13 +168,24 @@ def read_image_file(path: Path, image_size: int, channels: int) -> np.ndarray:
     """Decode one PNG/JPEG -> uint8 ``(image_size, image_size, channels)``.
 
     Raises :class:`UnreadableImageError` with the reason for anything Pillow cannot
-    decode (truncated, not an image, too large) or convert (16-bit, floating point).
+    decode (truncated, not an image, more than :data:`MAX_IMAGE_PIXELS`) or convert
+    (16-bit, floating point), and for a path that is not a regular file once opened.
     """
     try:
-        with Image.open(path, formats=PILLOW_FORMATS) as image:
+        with _open_regular_file(path) as handle, _open_image(handle) as image:
+            width, height = image.size  # from the header: nothing decoded yet
+            if width * height > MAX_IMAGE_PIXELS:
+                raise UnreadableImageError(
+                    path,
+                    f"{width}×{height} = {width * height:,} pixels, above the cap of "
+                    f"{MAX_IMAGE_PIXELS:,}; resize it first (it becomes {image_size} pixels "
+                    "a side anyway)",
+                )
             image.load()  # Image.open only reads the header: decode now, inside the try
             upright = ImageOps.exif_transpose(image)
             return convert_image(upright, image_size, channels)
+    except UnreadableImageError:
+        raise
     except UnidentifiedImageError:
         raise UnreadableImageError(path, "not a PNG or JPEG image") from None
     except Image.DecompressionBombError as error:
@@ -149,3 +194,28 @@ def read_image_file(path: Path, image_size: int, channels: int) -> np.ndarray:
         # Pillow reports a truncated or damaged file as OSError or SyntaxError ("broken
         # PNG file"); convert_image reports an unconvertible mode as ValueError.
         raise UnreadableImageError(path, f"{type(error).__name__}: {error}") from None
+
+
+def _open_image(handle) -> Image.Image:
+    """The PNG/JPEG decoder on ``handle``, header only; Pillow's bomb warning silenced (the
+    pixel cap of :func:`read_image_file` is an error instead)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(handle, formats=PILLOW_FORMATS)
+
+
+def _open_regular_file(path: Path):
+    """``path`` opened for binary reading, refused unless it is a regular file.
+
+    O_NOFOLLOW: a symbolic link is not followed; O_NONBLOCK: a FIFO does not wait for a
+    writer (regular files ignore the flag). The check is on the opened file itself.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        reason = "not a regular file (a symbolic link)" if path.is_symlink() else str(error)
+        raise UnreadableImageError(path, reason) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UnreadableImageError(path, "not a regular file")
+    return os.fdopen(descriptor, "rb")

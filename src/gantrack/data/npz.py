@@ -17,11 +17,17 @@ so loading it never runs code. Accepted arrays (any others are ignored):
   unlabeled.
 - ``class_names`` (optional, with ``labels``): a 1-D array of distinct strings, one per
   class; labels index it. Without it the classes are named ``"0"`` … up to the largest
-  label.
+  label. At most :data:`MAX_CLASSES` classes: a label of 2**62 is a damaged file, not a
+  request for that many class names.
+
+Before any array is read, the size its header claims is checked against the bytes the
+archive holds for it, and against the memory free: a damaged or hostile header is one
+clear error, never a raw ``MemoryError`` or a machine swapping.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -30,6 +36,13 @@ import numpy as np
 from gantrack.errors import CorruptDatasetError
 
 ARRAY_NAMES = ("images", "labels", "class_names")
+# Labels 0..MAX_CLASSES-1: more classes than any image dataset a GAN here is trained on.
+MAX_CLASSES = 10_000
+# The .npy header readers of each format version numpy writes (3.0 only for unicode names).
+HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 
 def read_images_npz(
@@ -59,7 +72,16 @@ def read_images_npz(
     return images, labels, _class_names(path, arrays.get("class_names"), labels)
 
 
+def available_memory() -> int:
+    """Bytes of memory this machine can give now without swapping."""
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    if zipfile.is_zipfile(path):
+        _check_array_sizes(path)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -74,6 +96,51 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         # ValueError covers "Object arrays cannot be loaded when allow_pickle=False".
         raise CorruptDatasetError(f"{path}: not a readable .npz file ({error})") from None
+
+
+def _check_array_sizes(path: Path) -> None:
+    """Refuse an array whose header claims more bytes than the archive or the memory has."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in ARRAY_NAMES:
+                if f"{name}.npy" in archive.namelist():
+                    _check_member(path, archive, name)
+    except CorruptDatasetError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise CorruptDatasetError(f"{path}: not a readable .npz file ({error})") from None
+
+
+def _check_member(path: Path, archive: zipfile.ZipFile, name: str) -> None:
+    info = archive.getinfo(f"{name}.npy")
+    with archive.open(info) as stream:
+        reader = HEADER_READERS.get(np.lib.format.read_magic(stream))
+        if reader is None:
+            return  # a format version this check does not read: numpy's own checks apply
+        shape, _, dtype = reader(stream)
+        header_bytes = stream.tell()
+    needed = math.prod(shape) * dtype.itemsize
+    held = info.file_size - header_bytes  # the archive's own record of the array's bytes
+    if needed > held:
+        raise CorruptDatasetError(
+            f"{path}: '{name}' claims shape {shape} of {dtype} ({_size(needed)}) but the "
+            f"file holds {held:,} bytes of it; the file is damaged or not what it claims: "
+            "save it again with numpy.savez"
+        )
+    if needed > (free := available_memory()):
+        raise CorruptDatasetError(
+            f"{path}: '{name}' needs {_size(needed)} of memory; {_size(free)} are free. Use "
+            "fewer or smaller images (data.max_images_per_class), or a larger machine"
+        )
+
+
+def _size(num_bytes: int) -> str:
+    """``931.3 GiB``: a byte count in binary units, to one decimal."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if num_bytes < 1024 or unit == "GiB":
+            return f"{num_bytes} bytes" if unit == "bytes" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1024
+    raise AssertionError("unreachable")
 
 
 def _images_as_uint8(path: Path, images: np.ndarray) -> np.ndarray:
@@ -118,6 +185,12 @@ def _check_labels(path: Path, labels: np.ndarray, num_images: int) -> np.ndarray
 
 def _class_names(path: Path, names: np.ndarray | None, labels: np.ndarray) -> tuple[str, ...]:
     num_classes = int(labels.max()) + 1
+    if num_classes > MAX_CLASSES:
+        raise CorruptDatasetError(
+            f"{path}: labels go up to {num_classes - 1:,}; gantrack takes at most "
+            f"{MAX_CLASSES:,} classes (labels 0..{MAX_CLASSES - 1:,}): number the classes "
+            "0, 1, 2, … (numpy.unique(labels, return_inverse=True) does)"
+        )
     if names is None:
         return tuple(str(label) for label in range(num_classes))
     if names.dtype.kind != "U" or names.ndim != 1 or len(set(names.tolist())) != len(names):

@@ -16,7 +16,10 @@ Keras ``.weights.h5`` files hold no optimiser or seed-generator state, and
 ``tf.train.Checkpoint`` writes an index and data shards that cannot be replaced as one
 unit. Here the folder is written under a temporary name and renamed when complete (atomic
 on POSIX), then older checkpoints are removed: a SIGKILL at any moment leaves the previous
-complete checkpoint (a leftover temporary folder is ignored and cleaned up later). Restore
+complete checkpoint (a leftover temporary folder is ignored and cleaned up later). Only
+entries of the checkpointer's own names (``epoch_0004``, ``.incomplete-<12 hex digits>``)
+are ever removed, and :func:`check_checkpoint_folder` refuses, before training starts, a
+folder that holds or lies inside another ``paths.*`` output or the repository. Restore
 checks every variable's count, kind (its path without name counters) and shape, so a
 checkpoint never loads into a model it does not fit.
 
@@ -43,10 +46,18 @@ from gantrack.errors import GantrackError
 FORMAT_VERSION = 1
 PREFIX = "epoch_"
 TEMPORARY_PREFIX = ".incomplete-"
+# The names save_checkpoint gives: the only entries of the folder it ever removes.
+OWN_NAME = re.compile(rf"{PREFIX}\d{{4,}}|{re.escape(TEMPORARY_PREFIX)}[0-9a-f]{{12}}")
+# Set to 1 where the stage runs to keep checkpoints outside the repository (a scratch disk).
+OUTSIDE_REPOSITORY_VARIABLE = "GANTRACK_CHECKPOINTS_OUTSIDE_REPOSITORY"
 
 
 class CheckpointMismatchError(GantrackError, ValueError):
     """A checkpoint's variables do not fit the model it is restored into."""
+
+
+class CheckpointFolderError(GantrackError, ValueError):
+    """``paths.checkpoints`` is a folder whose other contents a save could delete."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +108,11 @@ def save_checkpoint(
     history: Mapping[str, Any],
     files: Mapping[str, Path] | None = None,
 ) -> Path:
-    """Write the checkpoint after ``epoch`` epochs into ``folder``; keep it alone there.
+    """Write the checkpoint after ``epoch`` epochs into ``folder``; remove the older ones.
 
     ``files`` maps names to existing files copied into the checkpoint (absent ones are
-    skipped). Returns the checkpoint's folder.
+    skipped). Returns the checkpoint's folder. Only entries named as this function names
+    them (:data:`OWN_NAME`) are removed: anything else in ``folder`` stays.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,9 +145,39 @@ def save_checkpoint(
             shutil.rmtree(temporary, ignore_errors=True)
     # Only now is the new checkpoint complete: older ones (and leftovers) may go.
     for other in folder.iterdir():
-        if other != final:
-            shutil.rmtree(other, ignore_errors=True) if other.is_dir() else other.unlink()
+        if other != final and OWN_NAME.fullmatch(other.name) and not other.is_symlink():
+            shutil.rmtree(other, ignore_errors=True)
     return final
+
+
+def check_checkpoint_folder(
+    paths: Mapping[str, Path], repository: Path, allow_outside: bool = False
+) -> None:
+    """Refuse a ``paths.checkpoints`` that a save could harm, before training writes anything.
+
+    ``paths`` maps the ``paths.*`` keys of params.yaml to their values (relative ones are
+    relative to ``repository``). Refused: a checkpoint folder that is, holds or lies inside
+    another ``paths.*`` output (DVC would delete a checkpoint inside its output, and a
+    folder holding outputs mixes two owners), one that holds the repository, and one
+    outside the repository unless ``allow_outside``. Symbolic links are followed, so a
+    link cannot hide where the folder really is. Raises :class:`CheckpointFolderError`
+    naming both keys.
+    """
+    root = repository.resolve()
+    folder = (root / paths["checkpoints"]).resolve()
+    shown = f"paths.checkpoints ({paths['checkpoints']})"
+    fix = "set paths.checkpoints to a folder of its own, e.g. models/checkpoints"
+    for key, value in paths.items():
+        relation = _relation(folder, (root / value).resolve())
+        if key != "checkpoints" and relation is not None:
+            raise CheckpointFolderError(f"{shown} {relation} paths.{key} ({value}); {fix}")
+    if root.is_relative_to(folder):
+        raise CheckpointFolderError(f"{shown} holds the repository ({root}); {fix}")
+    if not folder.is_relative_to(root) and not allow_outside:
+        raise CheckpointFolderError(
+            f"{shown} is outside the repository ({root}); {fix}, or set "
+            f"{OUTSIDE_REPOSITORY_VARIABLE}=1 to keep checkpoints there on purpose"
+        )
 
 
 def latest_checkpoint(folder: Path) -> Checkpoint | None:
@@ -212,6 +254,15 @@ def share_chiefs_resume(gan, epoch: int) -> int:
         for variable, value in zip(variables, values, strict=True):
             variable.assign(value)
     return epoch
+
+
+def _relation(folder: Path, other: Path) -> str | None:
+    """How resolved ``folder`` and ``other`` overlap ("is", "holds", "lies inside"), or None."""
+    if other == folder:
+        return "is"
+    if other.is_relative_to(folder):
+        return "holds"
+    return "lies inside" if folder.is_relative_to(other) else None
 
 
 def _kind(path: str) -> str:

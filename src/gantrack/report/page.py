@@ -2,8 +2,10 @@
 
 Self-contained on purpose: every picture is a ``data:`` URI, the style sheet is inline and
 there is no script, so the file opens from disk, offline, attached to an e-mail or as an
-MLflow artifact, and shows the same thing in ten years. Values are escaped; nothing read
-from a run is written into the page as markup.
+MLflow artifact, and shows the same thing in ten years. Every value read from a run
+(metrics.json, evaluation_details.json) reaches the page through :func:`_text` or
+:func:`_number`, which escape it: nothing read from a run is written as markup, and a
+string where a number belongs is shown, escaped, rather than breaking the page.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ def render_page(report: RunReport) -> str:
     sections = [
         f"<h1>{_text(report.title)}</h1>",
         f'<p class="note">{_text(details.get("network", "the evaluator"))}; '
-        f"{evaluator.get('num_images', 0):.0f} samples against "
-        f"{evaluator.get('num_reference_images', 0):.0f} real images of the "
+        f"{_number(evaluator.get('num_images'), digits=0)} samples against "
+        f"{_number(evaluator.get('num_reference_images'), digits=0)} real images of the "
         f"{_text(details.get('reference_split', '?'))} split.</p>",
         "<h2>Headline numbers and their yardsticks</h2>",
         _table(("metric", "value", "yardstick", "how to read it"), _headline_rows(evaluator)),
@@ -164,19 +166,20 @@ def _memorisation(
     if not copying:
         return '<p class="note">Not measured for this run.</p>'
     statistic = copying.get("data_copying_ct")
-    if statistic is None:
+    shown = f"C_T = {_number(statistic, digits=2)}"
+    if not _is_number(statistic):
         verdict = (
-            f"C_T is undefined: no cell of the {copying['cells']} held enough samples and "
-            "held-out images."
+            f"C_T is undefined: no cell of the {_text(copying.get('cells'))} held enough "
+            "samples and held-out images."
         )
     elif statistic < -3:
-        verdict = f"C_T = {statistic:.2f}: the samples sit closer to training images than "
+        verdict = f"{shown}: the samples sit closer to training images than "
         verdict += "held-out real images do: <strong>data copying</strong>."
     elif statistic > 3:
-        verdict = f"C_T = {statistic:.2f}: the samples sit farther from the training "
+        verdict = f"{shown}: the samples sit farther from the training "
         verdict += "images than held-out real images do (under-fitting, not copying)."
     else:
-        verdict = f"C_T = {statistic:.2f}: no evidence of copying."
+        verdict = f"{shown}: no evidence of copying."
     ratio = copying.get("nearest_train_distance_ratio")
     return (
         f"<p>{verdict}</p>"
@@ -184,7 +187,8 @@ def _memorisation(
         "Detect Data-Copying in Generative Models\": in the evaluator's feature space, each "
         "sample's distance to its nearest training image is compared with each held-out "
         "(test) image's, by a Mann-Whitney z-score per k-means cell of the training "
-        f"features, averaged ({copying.get('cells_used')} of {copying.get('cells')} cells "
+        f"features, averaged ({_text(copying.get('cells_used'))} of "
+        f"{_text(copying.get('cells'))} cells "
         "had enough points). Below −3: copying; about 0: none. The median distance ratio "
         f"(samples / held-out) is {_number(ratio)}. FID rewards copying; this does not.</p>"
         + _figure(
@@ -202,7 +206,7 @@ def _classification(metrics: Mapping[str, float], details: Mapping[str, object] 
         reason = (details or {}).get("absent", "not measured for this run")
         return f"<p>No Classification Accuracy Score: {_text(reason)}.</p>"
     score = _percent(metrics["classification_accuracy_score"])
-    count = (details or {}).get("num_training_samples", "the")
+    count = _text((details or {}).get("num_training_samples", "the"))
     return (
         f"<p>Classification Accuracy Score <strong>{score}</strong> against {real} for the "
         "same classifier trained on real images.</p>"
@@ -231,14 +235,22 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _number(value: float | None, digits: int = 3) -> str:
+def _is_number(value: object) -> bool:
+    """A real number (not a bool, not a string a damaged file put there)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value: object, digits: int = 3) -> str:
+    """A number to ``digits`` places; "–" when absent; anything else as escaped text."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.{digits}f}"
+    return f"{value:.{digits}f}" if _is_number(value) else _text(value)
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def _percent(value: object) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}%" if _is_number(value) else _text(value)
 
 
 def _text(value: object) -> str:

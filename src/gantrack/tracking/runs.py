@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import random
 import subprocess
 import sys
@@ -41,6 +42,10 @@ from gantrack.tracking.tracker import (
 DEFAULT_EXPERIMENT = "gantrack"
 EXECUTION_KEY_TAG = "gantrack.execution_key"
 STAGES_TAG = "gantrack.stages"
+# The environment a run ran in: the SHA-256 of the repository's uv.lock (every package's
+# version and hash), so two runs' environments compare by one tag.
+LOCK_FILE = "uv.lock"
+LOCK_TAG = "gantrack.lock_sha256"
 
 # Writes retry for about 1 + 2 + 4 + 8 + 8 + 8 = 31 s (plus MLflow's own 20 s busy wait per
 # attempt): far longer than any write of another stage holds the lock, yet bounded.
@@ -215,7 +220,8 @@ def stage_run(
     """Open (or re-open) this execution's MLflow run for ``stage``; yields the active run.
 
     Logs the flattened params and tags (git commit and dirty flag, DVC experiment and
-    baseline, dataset, the stages run so far). Everything logged inside goes through a
+    baseline, dataset, the stages run so far, the SHA-256 of uv.lock: the environment).
+    Everything logged inside goes through a
     :class:`~gantrack.tracking.tracker.Tracker` and the run's spool; an exception inside
     ends the run FAILED. A store that went away mid-run is reported in one line when the
     block ends (:func:`report_lost_store`), after the stage's outputs are written.
@@ -239,6 +245,7 @@ def stage_run(
                 "dvc.experiment": context.dvc_experiment,
                 "dvc.baseline": context.dvc_baseline,
                 "gantrack.dataset": params.data.dataset,
+                LOCK_TAG: lock_sha256(context.repo_root),
             }
             tracker.set_tags({key: value for key, value in tags.items() if value is not None})
             tracker.log_params(flatten_params(params))
@@ -251,11 +258,19 @@ def stage_run(
         report_lost_store(stage, tracker, pending, params.mlflow.on_lost_server)
 
 
+def lock_sha256(repo_root: Path) -> str | None:
+    """SHA-256 of ``<repo_root>/uv.lock``, or None where there is none (no tag then)."""
+    path = Path(repo_root) / LOCK_FILE
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def _end(tracker: Tracker, status: str) -> int:
-    """End the run through the tracker; forget MLflow's own handle on it without a call."""
-    pending = tracker.close(status)
-    _forget_active_run()
-    return pending
+    """End the run through the tracker; forget MLflow's own handle on it without a call
+    (also when closing raises: a full disk under the spool)."""
+    try:
+        return tracker.close(status)
+    finally:
+        _forget_active_run()
 
 
 def _forget_active_run() -> None:

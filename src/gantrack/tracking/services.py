@@ -4,8 +4,15 @@ Started on the loopback interface from Debian's PostgreSQL binaries and ``mlflow
 (artifacts proxied by the server), for a workstation, a CI job or the tests. Each process
 runs in its own session, so it is stopped with its children by process id. Caveats:
 PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` account
-(its data folder must be reachable by that account); the cluster trusts every local
-connection on 127.0.0.1: fine for one machine, never for a shared host.
+(its data folder must be reachable by that account).
+
+Security: the cluster asks for a password (SCRAM-SHA-256) on every connection and keeps
+``fsync`` on, so neither another local user nor a machine's crash can take the registry.
+The password never appears on a command line (``ps`` shows those to every user): initdb
+reads it from a file of mode 0600 that is removed afterwards, this process passes it to
+the driver as an argument, and ``mlflow server`` receives it as ``PGPASSWORD`` in its own
+environment (:attr:`Service.client_environment`). MLflow itself has no authentication
+here: anyone who can reach 127.0.0.1:<port> can read and write runs (docs/security.md).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -21,8 +29,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gantrack.errors import GantrackError
@@ -83,12 +91,17 @@ def _as_postgres_account(command: list[str], owned: Path | None = None) -> list[
 
 @dataclass
 class Service:
-    """A started process and how to reach it; ``stop()`` ends it by process id."""
+    """A started process and how to reach it; ``stop()`` ends it by process id.
+
+    ``client_environment``: what a client process needs in its environment besides ``url``
+    (PostgreSQL's password, as ``PGPASSWORD``): secrets stay out of URLs and command lines.
+    """
 
     name: str
     process: subprocess.Popen
     url: str
     log_path: Path
+    client_environment: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def pid(self) -> int:
@@ -172,35 +185,55 @@ def answers_http(url: str) -> bool:
         return False
 
 
-def start_postgres(data_dir: Path, port: int, database: str = "mlflow") -> Service:
+def postgres_password(password_file: Path, from_environment: str | None) -> str:
+    """The cluster's password: ``from_environment`` when set, else ``password_file``'s.
+
+    On first use the file is created with a random password, mode 0600; an existing file
+    that others may read is refused (a secret others can read is no secret). The caller
+    reads the environment (``GANTRACK_POSTGRES_PASSWORD``): this is library code.
+    """
+    if from_environment:
+        return from_environment
+    if not password_file.exists():
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    mode = password_file.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ServiceError(
+            f"{password_file} holds the database password but is readable by others "
+            f"(mode {mode:04o}); chmod 600 {password_file}"
+        )
+    return password_file.read_text().strip()
+
+
+def start_postgres(data_dir: Path, port: int, password: str, database: str = "mlflow") -> Service:
     """Run a PostgreSQL cluster in ``data_dir`` (created on first use) on 127.0.0.1:``port``
-    and create ``database``; returns once the server accepts logins."""
+    and create ``database``; returns once the server accepts logins.
+
+    User ``postgres`` logs in with ``password`` (set when the cluster is created); a cluster
+    created earlier with trust authentication is refused with the way out.
+    """
     import psycopg2  # the PostgreSQL driver MLflow's SQLAlchemy store uses
 
     data_dir = data_dir.resolve()
     if not (data_dir / "PG_VERSION").exists():
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        command = _as_postgres_account([
-            str(postgres_binary("initdb")), "--pgdata", str(data_dir), "--username", "postgres",
-            "--auth", "trust", "--encoding", "UTF8", "--no-sync",
-        ], owned=data_dir.parent)  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True)
-        (data_dir.parent / "initdb.log").write_text(result.stdout + result.stderr)
-        if result.returncode != 0:
-            raise ServiceError(
-                f"initdb failed for {data_dir} (exit {result.returncode}):\n{result.stderr.strip()}"
-            )
+        _create_cluster(data_dir, password)
+    _refuse_trust(data_dir)
     command = _as_postgres_account([
         str(postgres_binary("postgres")), "-D", str(data_dir), "-p", str(port),
         "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={data_dir}",
-        "-c", "fsync=off",
     ])  # fmt: skip
     log_path = data_dir.parent / "postgres.log"
     url = f"postgresql+psycopg2://postgres@{LOOPBACK}:{port}/{database}"
-    service = Service("PostgreSQL", start_process("PostgreSQL", command, log_path), url, log_path)
+    process = start_process("PostgreSQL", command, log_path)
+    service = Service("PostgreSQL", process, url, log_path, {"PGPASSWORD": password})
 
     def connect():
-        return psycopg2.connect(host=LOOPBACK, port=port, user="postgres", dbname="postgres")
+        return psycopg2.connect(
+            host=LOOPBACK, port=port, user="postgres", dbname="postgres", password=password
+        )
 
     def logs_in() -> bool:  # the server may accept TCP a moment before it accepts logins
         try:
@@ -222,16 +255,57 @@ def start_postgres(data_dir: Path, port: int, database: str = "mlflow") -> Servi
     return service
 
 
+def _create_cluster(data_dir: Path, password: str) -> None:
+    """initdb with password (SCRAM) authentication; the password goes by a 0600 file."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    password_file = data_dir.parent / f".initdb-password-{secrets.token_hex(8)}"
+    descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(password)
+    try:
+        command = _as_postgres_account([
+            str(postgres_binary("initdb")), "--pgdata", str(data_dir), "--username", "postgres",
+            "--auth", "scram-sha-256", "--pwfile", str(password_file), "--encoding", "UTF8",
+        ], owned=data_dir.parent)  # fmt: skip
+        if os.geteuid() == 0:  # initdb runs as the postgres account: the file must be its
+            account = pwd.getpwnam(POSTGRES_ACCOUNT)
+            os.chown(password_file, account.pw_uid, account.pw_gid)
+        result = subprocess.run(command, capture_output=True, text=True)
+    finally:
+        password_file.unlink(missing_ok=True)
+    (data_dir.parent / "initdb.log").write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise ServiceError(
+            f"initdb failed for {data_dir} (exit {result.returncode}):\n{result.stderr.strip()}"
+        )
+
+
+def _refuse_trust(data_dir: Path) -> None:
+    """Stop on a cluster whose pg_hba.conf lets any local user in without a password."""
+    rules = data_dir / "pg_hba.conf"
+    lines = rules.read_text().splitlines() if rules.exists() else []
+    if any(line.split()[-1:] == ["trust"] for line in lines if not line.lstrip().startswith("#")):
+        raise ServiceError(
+            f"{rules} trusts every local connection (a cluster made before passwords): "
+            "any local user is its superuser. Set a password (ALTER USER postgres PASSWORD "
+            "...) and change trust to scram-sha-256 in that file, or move the folder away "
+            "to start a new cluster"
+        )
+
+
 def start_mlflow_server(
     backend_store_uri: str,
     artifacts_destination: Path,
     port: int,
     log_path: Path,
     timeout: float = 180.0,
+    store_environment: Mapping[str, str] | None = None,
 ) -> Service:
     """Run ``mlflow server`` on 127.0.0.1:``port`` with proxied artifacts; wait for /health.
 
     One worker and no job execution keep it light; a shared server runs more workers.
+    ``store_environment`` goes into the server's environment only (the database's
+    password: :attr:`Service.client_environment` of :func:`start_postgres`).
     """
     artifacts_destination.mkdir(parents=True, exist_ok=True)
     command = [
@@ -240,7 +314,7 @@ def start_mlflow_server(
         "--artifacts-destination", str(artifacts_destination.resolve()),
         "--serve-artifacts", "--host", LOOPBACK, "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, **(store_environment or {}), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     process = start_process("MLflow server", command, log_path, env=env)
     service = Service("MLflow server", process, f"http://{LOOPBACK}:{port}", log_path)
     wait_until(lambda: answers_http(f"{service.url}/health"), service, timeout, "answer /health")

@@ -21,7 +21,11 @@ finds there: a spool whose run is still going is left alone. Its owner holds an 
 takes the spool only when that lock is free (:meth:`Spool.claim`). The kernel drops the
 lock when the owner dies, so a killed run's spool is replayable at once.
 
-A killed process loses at most the line it was writing: a torn last line is skipped.
+A killed process loses at most the line it was writing: a torn last line is skipped, and
+the next append starts on a line of its own, so the record after it is never glued onto
+it. A copied file is fsynced (with its folder) before the journal line that names it. A
+full disk is :class:`SpoolDiskFullError`, one line naming the spool's folder; nothing the
+journal holds is lost, and ``python -m gantrack sync`` sends it once there is space.
 Replay is idempotent: an acknowledged call is never sent again, and a call sent but not
 yet acknowledged when the process died is harmless to resend (metrics keep their original
 timestamp and MLflow's store drops exact duplicates; params, tags, artifacts and the run's
@@ -31,6 +35,7 @@ end overwrite themselves with the same values).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -42,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gantrack.errors import GantrackError
 from gantrack.io import load_json, save_json
 
 JOURNAL = "journal.jsonl"
@@ -52,6 +58,23 @@ KINDS = ("metrics", "params", "tags", "artifact", "end")
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
+# What a write reports when the disk (or the user's quota on it) has no room left.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class SpoolDiskFullError(GantrackError, OSError):
+    """The disk holding a spool is full; what the spool holds is kept for a replay."""
+
+    def __init__(self, folder: Path, error: OSError) -> None:
+        super().__init__(
+            error.errno,
+            f"the disk holding the tracking spool {folder} is full ({error.strerror}); free "
+            "space on it, then `python -m gantrack sync` sends what the spool holds (nothing "
+            "it journaled is lost)",
+        )
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 @dataclass(frozen=True)
@@ -115,8 +138,7 @@ class Spool:
             data = dict(data)
             for name, source in (files or {}).items():
                 copy = self.folder / "files" / str(seq) / name
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, copy)
+                self._copy(Path(source), copy)
                 data["file"] = copy.relative_to(self.folder).as_posix()
             record = SpoolRecord(seq, kind, int(time.time() * 1000), data)
             line = {"seq": seq, "kind": kind, "time_ms": record.time_ms, "data": data}
@@ -157,9 +179,37 @@ class Spool:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.release()
 
+    def _copy(self, source: Path, copy: Path) -> None:
+        """Copy ``source`` to ``copy`` and make it durable before any line names it."""
+        try:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, copy)
+            _fsync_path(copy)
+            _fsync_path(copy.parent)
+        except OSError as error:
+            if error.errno not in DISK_FULL_ERRNOS:
+                raise
+            copy.unlink(missing_ok=True)  # a half copy no line refers to
+            raise SpoolDiskFullError(self.folder, error) from None
+
     def _write(self, line: Mapping[str, Any]) -> None:
-        with open(self.folder / JOURNAL, "a", encoding="utf-8") as journal:
-            journal.write(json.dumps(line, allow_nan=True) + "\n")
+        try:
+            self._append_line(json.dumps(line, allow_nan=True) + "\n")
+        except OSError as error:
+            if error.errno not in DISK_FULL_ERRNOS:
+                raise
+            raise SpoolDiskFullError(self.folder, error) from None
+
+    def _append_line(self, text: str) -> None:
+        """Append ``text`` on a line of its own, durably (flush + fsync).
+
+        After a torn last line (a process killed mid-write, a write cut short by a full
+        disk), a newline first: the torn line stays unreadable, ``text`` stays whole.
+        """
+        with open(self.folder / JOURNAL, "a+b") as journal:
+            end = journal.seek(0, os.SEEK_END)
+            torn = end > 0 and os.pread(journal.fileno(), 1, end - 1) != b"\n"
+            journal.write((b"\n" if torn else b"") + text.encode("utf-8"))
             journal.flush()
             os.fsync(journal.fileno())
 
@@ -235,6 +285,15 @@ def _still_linked(descriptor: int, path: Path) -> bool:
         status, current = os.fstat(descriptor), os.stat(path)
         return (status.st_dev, status.st_ino) == (current.st_dev, current.st_ino)
     return False
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder's entry for a new file is data too)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _record(line: Mapping[str, Any]) -> SpoolRecord:

@@ -14,6 +14,12 @@ e.g. parallel queue workers) is retried within a second, quietly. When the stage
 the tracker waits at most ``DRAIN_TIMEOUT_S`` for the sender; what is left stays in the
 spool for ``python -m gantrack sync``. A call the store refuses for good (MLflow's
 INVALID_PARAMETER_VALUE and the like) is marked rejected and reported, not retried forever.
+
+A full disk under the spool is not the store's fault: the stage's own append raises
+:class:`~gantrack.tracking.spool.SpoolDiskFullError` at once, and when the sender's
+acknowledgement hits it, the sender stops and :meth:`Tracker.flush` and
+:meth:`Tracker.close` raise it, instead of waiting out the drain timeout and blaming
+the store. The spool keeps what it holds for ``python -m gantrack sync``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from gantrack.tracking.spool import Spool, SpoolRecord, send
+from gantrack.tracking.spool import Spool, SpoolDiskFullError, SpoolRecord, send
 
 RETRY_INTERVAL_S = 10.0
 LOCKED_RETRY_S = 1.0  # a locked sqlite store (another writer) frees up within seconds
@@ -94,6 +100,7 @@ class Tracker:
         self.say = say
         self.logged = Logged()
         self.lost_reason: str | None = None  # set while the store is not answering
+        self.spool_error: SpoolDiskFullError | None = None  # what stopped the sender
         self.rejected = 0
         self._queue: queue.Queue = queue.Queue()
         self._idle = threading.Event()
@@ -152,6 +159,8 @@ class Tracker:
         if self.lost:
             self._wake.set()  # retry now rather than after the retry interval
         while time.monotonic() < deadline:
+            if self.spool_error is not None:
+                raise self.spool_error
             if self._idle.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
                 return True
             if self.lost and self._failures > failures:
@@ -162,15 +171,18 @@ class Tracker:
         """End the run with ``status``, give the sender at most ``timeout`` s, and stop it.
 
         Returns how many calls are still spooled (0: the store has the whole run, and the
-        spool is deleted).
+        spool is deleted). Raises :class:`SpoolDiskFullError` when the spool's disk is full,
+        with the sender stopped and the spool kept.
         """
-        self._record("end", {"status": status})
-        if not self.flush(timeout) and not self.lost:
-            self.lost_reason = f"no answer within {timeout:.0f} s"
-        self._stopping.set()
-        self._wake.set()
-        self._queue.put(_STOP)
-        self._sender.join(timeout=1.0)
+        try:
+            self._record("end", {"status": status})
+            if not self.flush(timeout) and not self.lost:
+                self.lost_reason = f"no answer within {timeout:.0f} s"
+        except SpoolDiskFullError:
+            self._stop_sender()
+            self.spool.release()  # kept as it is, for a replay
+            raise
+        self._stop_sender()
         pending = len(self.spool.pending())
         if pending == 0:
             self.spool.remove()
@@ -178,6 +190,12 @@ class Tracker:
         return pending
 
     # ---- inside ----
+
+    def _stop_sender(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._queue.put(_STOP)
+        self._sender.join(timeout=1.0)
 
     def _log_written(self, artifact_file: str, write: Callable[[Path], Any]) -> None:
         import tempfile
@@ -197,8 +215,13 @@ class Tracker:
 
     def _send_all(self) -> None:
         while (record := self._queue.get()) is not _STOP:
-            if not self._send(record):
-                return  # stopping while the store is away: the rest stays spooled
+            try:
+                if not self._send(record):
+                    return  # stopping while the store is away: the rest stays spooled
+            except SpoolDiskFullError as error:
+                self.spool_error = error  # flush and close raise it in the stage's thread
+                self.say(f"gantrack: {error}")
+                return
             if self._queue.empty():
                 self._idle.set()
 

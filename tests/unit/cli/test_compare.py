@@ -1,4 +1,6 @@
 import math
+import subprocess
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 from PIL import Image
 
 from gantrack.cli.compare import (
+    commands_section,
     comparison_table,
     format_cell,
     main,
@@ -156,7 +159,7 @@ def test_main_writes_report_and_plots(tmp_path, params, capsys):
     assert "| train.epochs=2 | 40 | 30 |  |  |" in curves
     assert "| train.epochs=4 | 40 | 20 | 15 | 10 |" in curves
     commands = report.split("## Commands")[1]  # from the repository's params.yaml
-    assert "| long | `dvc exp run -S 'train.epochs=4' -S 'train.loss=minimax'" in commands
+    assert "| long | `dvc exp run -S train.epochs=4 -S train.loss=minimax`" in commands
     plot = tmp_path / "reports" / "compare_evaluator.fid_vs_train.epochs.png"
     assert plot.is_file() and (tmp_path / "reports" / "compare_eval.fid.png").is_file()
     with Image.open(plot) as image:
@@ -207,11 +210,34 @@ def test_reproducing_command_sets_what_differs_from_this_checkout():
         }
     )
     assert reproducing_command(run, current) == (
-        "dvc exp run -S 'train.conditional=false' -S 'train.diffaugment=[translation,cutout]' "
-        "-S 'train.ema_decay=0.995' -S 'train.seed=1'"
+        "dvc exp run -S train.conditional=false -S 'train.diffaugment=[translation,cutout]' "
+        "-S train.ema_decay=0.995 -S train.seed=1"
     )
     same = pd.Series({"params.train.seed": "42", "params.train.ema_decay": "None"})
     assert reproducing_command(same, current) == "dvc exp run"
+
+
+BREAKOUT = "hinge'; touch X; echo '"  # a param value that closes a quote of its own
+
+
+def test_a_suggested_command_keeps_a_hostile_param_value_one_argument(tmp_path):
+    run = pd.Series({"params.train.loss": BREAKOUT, "params.train.seed": "1"})
+    command = reproducing_command(run, {"train.loss": "non_saturating", "train.seed": 42})
+    # Run as a user pastes it into a shell, with a `dvc` that prints its arguments.
+    shell = f'dvc() {{ printf "%s\\n" "$@"; }}; {command}'
+    printed = subprocess.run(
+        ["bash", "-c", shell], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert printed.stdout.splitlines() == [
+        "exp", "run", "-S", f"train.loss={BREAKOUT}", "-S", "train.seed=1"
+    ]  # fmt: skip
+    assert not (tmp_path / "X").exists()
+
+
+def test_the_commands_table_keeps_a_pipe_or_backtick_inside_its_cell():
+    section = commands_section({"long": "dvc exp run -S 'a=x|`y`'"}, Path("params.yaml"))
+    (row,) = [line for line in section.splitlines() if line.startswith("| long |")]
+    assert row == "| long | `` dvc exp run -S 'a=x\\|`y`' `` |"
 
 
 def test_median_curves_take_each_steps_median_over_a_recipes_seeds(seeded_runs):

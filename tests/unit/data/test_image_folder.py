@@ -1,10 +1,18 @@
+import os
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from gantrack.data.image_folder import list_image_files, read_image_file, read_image_folder
+from gantrack.data.image_folder import (
+    MAX_IMAGE_PIXELS,
+    list_image_files,
+    read_image_file,
+    read_image_folder,
+)
 from gantrack.errors import CorruptDatasetError, UnreadableImageError
 
 
@@ -119,3 +127,57 @@ def test_empty_or_all_unreadable_folders_stop(tmp_path):
 def test_unknown_policy_lists_valid_names(tmp_path):
     with pytest.raises(ValueError, match="valid: stop, skip"):
         read_image_folder(tmp_path, 28, 1, "ignore")
+
+
+@contextmanager
+def at_most(seconds: int):
+    """Fail instead of hanging: SIGALRM interrupts a blocking open()."""
+
+    def hung(*_):
+        raise TimeoutError(f"still reading after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_named_png_is_not_read_and_the_card_says_so(tmp_path):
+    write_image(tmp_path / "cats" / "1.png", (255, 0, 0))
+    os.mkfifo(tmp_path / "cats" / "2.png")  # opening it for reading waits for a writer
+    with at_most(5):
+        folder = read_image_folder(tmp_path, 28, 1, "stop")
+    assert len(folder.images) == 1
+    assert folder.ignored_files == {"(not a regular file)": 1}
+
+
+def test_a_symlink_to_an_image_outside_the_folder_is_not_training_data(tmp_path):
+    data, elsewhere = tmp_path / "data", tmp_path / "private"
+    write_image(data / "cats" / "1.png", (255, 0, 0))
+    write_image(elsewhere / "secret.png", (0, 0, 255))
+    (data / "cats" / "2.png").symlink_to(elsewhere / "secret.png")
+    (data / "dogs").symlink_to(elsewhere, target_is_directory=True)  # a linked class folder
+    folder = read_image_folder(data, 28, 3, "stop")
+    assert len(folder.images) == 1 and folder.class_names == ("cats",)
+    assert folder.ignored_files == {"(symbolic link)": 2}
+
+
+def test_a_file_swapped_for_a_symlink_after_listing_is_refused(tmp_path):
+    write_image(tmp_path / "secret.png", (0, 0, 255))
+    (tmp_path / "swapped.png").symlink_to(tmp_path / "secret.png")
+    with pytest.raises(UnreadableImageError, match="not a regular file"):
+        read_image_file(tmp_path / "swapped.png", 28, 1)
+
+
+def test_an_image_of_more_pixels_than_the_cap_is_an_error_not_a_warning(tmp_path):
+    huge = tmp_path / "huge.png"
+    Image.new("1", (12_000, 12_000)).save(huge)  # 144 M pixels: Pillow only warned
+    with pytest.raises(UnreadableImageError) as refused:
+        read_image_file(huge, 28, 1)
+    reason = refused.value.reason
+    assert reason.startswith(
+        f"12000×12000 = 144,000,000 pixels, above the cap of {MAX_IMAGE_PIXELS:,}"
+    )

@@ -1,7 +1,12 @@
+import io
+import time
+import zipfile
+
 import numpy as np
 import pytest
 
-from gantrack.data.npz import read_images_npz
+from gantrack.data import npz
+from gantrack.data.npz import MAX_CLASSES, read_images_npz
 from gantrack.errors import CorruptDatasetError
 
 
@@ -101,3 +106,40 @@ def test_unreadable_files_are_named_and_absent_is_none(tmp_path):
         read_images_npz(single)
     with pytest.raises(CorruptDatasetError, match="is a folder"):
         read_images_npz(tmp_path)
+
+
+def test_a_huge_label_is_refused_at_once_not_named_class_by_class(tmp_path):
+    path = save(tmp_path, images=np.zeros((2, 8, 8), np.uint8), labels=np.array([0, 2**62]))
+    started = time.perf_counter()
+    with pytest.raises(CorruptDatasetError) as refused:
+        read_images_npz(path)
+    assert time.perf_counter() - started < 1.0
+    message = str(refused.value)
+    assert f"labels go up to {2**62:,}" in message and f"at most {MAX_CLASSES:,} classes" in message
+    assert "\n" not in message
+
+
+def npz_with_header(path, name, shape, data: bytes):
+    """An .npz whose ``name`` array claims ``shape`` (uint8) in its header, holding ``data``."""
+    member = io.BytesIO()
+    header = {"descr": "|u1", "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(member, header)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{name}.npy", member.getvalue() + data)
+    return path
+
+
+def test_a_header_claiming_more_than_the_file_holds_is_named_not_allocated(tmp_path):
+    path = npz_with_header(tmp_path / "liar.npz", "images", (1_000_000, 1000, 1000), bytes(64))
+    with pytest.raises(CorruptDatasetError) as refused:  # was a raw MemoryError
+        read_images_npz(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: 'images' claims shape (1000000, 1000, 1000)")
+    assert "931.3 GiB" in message and "holds 64 bytes" in message
+
+
+def test_an_array_larger_than_the_memory_free_is_named_before_loading(tmp_path, monkeypatch):
+    path = save(tmp_path, images=np.zeros((4, 32, 32), np.uint8))
+    monkeypatch.setattr(npz, "available_memory", lambda: 1000)  # bytes
+    with pytest.raises(CorruptDatasetError, match=r"'images' needs 4\.0 KiB of memory; "):
+        read_images_npz(path)

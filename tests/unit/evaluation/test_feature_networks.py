@@ -6,9 +6,12 @@
   (JPEG decoder, ``ExpandDims``, TF1 resize to 299, ``(x - 128) / 128``, pooling to 8×8,
   a batch norm removed since GraphDef version 9, an 8×8 average ``pool_3``, a batch-1
   ``pool_3/_reshape`` and the ``softmax`` head), whose features are a known function of
-  each image's grey level.
+  each image's grey level. It is not the published file, so each load names its SHA-256
+  (the opt-in for a graph of one's own); crafted copies add ops no Inception graph has.
 - The evaluator: an untrained ``build_evaluator`` saved to a ``.keras`` file.
 """
+
+import hashlib
 
 import h5py
 import keras
@@ -26,7 +29,13 @@ from gantrack.evaluation.feature_networks import (
     inception_2015,
     load_feature_network,
 )
-from gantrack.evaluation.feature_networks.inception_2015 import ARCHIVE_URL, GRAPH_FILE, GRAPH_PARAM
+from gantrack.evaluation.feature_networks.inception_2015 import (
+    ARCHIVE_URL,
+    GRAPH_FILE,
+    GRAPH_PARAM,
+    OWN_GRAPH_VARIABLE,
+    UnsafeGraphError,
+)
 from gantrack.evaluation.feature_networks.inception_v3 import (
     WEIGHTS_FILE,
     WEIGHTS_PARAM,
@@ -239,6 +248,21 @@ def inception_2015_graph(tmp_path_factory):
     return write_inception_2015_standin(tmp_path_factory.mktemp("inception") / GRAPH_FILE)
 
 
+def sha256_of(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_standin(path, **arguments):
+    """The stand-in loaded as a graph of one's own: named by its SHA-256."""
+    graph = path / GRAPH_FILE if path.is_dir() else path
+    return load_feature_network(
+        "inception_2015",
+        inception_2015_graph=path,
+        inception_2015_own_graph_sha256=sha256_of(graph),
+        **arguments,
+    )
+
+
 def run_like_ttur(graph_path, images):
     """pool_3:0 and the graph's own softmax:0, run the TF1 way, one image at a time."""
     graph_def = tf.compat.v1.GraphDef.FromString(graph_path.read_bytes())
@@ -252,7 +276,7 @@ def run_like_ttur(graph_path, images):
 
 
 def test_inception_2015_features_and_improved_gan_probabilities(inception_2015_graph):
-    network = load_feature_network("inception_2015", inception_2015_graph=inception_2015_graph)
+    network = load_standin(inception_2015_graph)
     levels = [-1.0, -0.2, 0.3, 1.0]
     outputs, images_per_second = network.extract(grey_levels(levels), batch_size=3, verbose=0)
     check_outputs(outputs, 4, 4, 5)
@@ -260,13 +284,14 @@ def test_inception_2015_features_and_improved_gan_probabilities(inception_2015_g
     np.testing.assert_allclose(outputs.features, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(outputs.probabilities, softmax(expected @ SOFTMAX_WEIGHTS), 1e-5)
     assert "without (as improved-gan) bias" in network.label and images_per_second > 0
-    assert network.origin == str(inception_2015_graph)
+    assert network.origin.startswith(
+        f"{inception_2015_graph}; sha256 {sha256_of(inception_2015_graph)}"
+    )
 
 
 def test_inception_2015_matches_the_graph_run_as_ttur_runs_it(inception_2015_graph):
-    network = load_feature_network(
-        "inception_2015",
-        inception_2015_graph=inception_2015_graph.parent,  # a folder holding the .pb
+    network = load_standin(
+        inception_2015_graph.parent,  # a folder holding the .pb
         inception_2015_softmax_bias=True,
     )
     images = random_images(3, seed=4)
@@ -302,22 +327,92 @@ def test_a_graph_that_is_not_inception_2015_is_named(tmp_path):
     garbage = tmp_path / "garbage.pb"
     garbage.write_bytes(b"\xff\xfe not a protocol buffer")
     with pytest.raises(CorruptFeatureNetworkError, match=r"garbage\.pb: not a TensorFlow"):
-        load_feature_network("inception_2015", inception_2015_graph=garbage)
+        load_standin(garbage)
     other = tmp_path / "other.pb"
     graph = tf.Graph()
     with graph.as_default():
         tf.constant(1.0, name="ExpandDims")
     other.write_bytes(graph.as_graph_def().SerializeToString())
     with pytest.raises(CorruptFeatureNetworkError, match=r"other\.pb: has no pool_3:0, softmax"):
-        load_feature_network("inception_2015", inception_2015_graph=other)
+        load_standin(other)
 
 
 def test_a_graph_tensorflow_cannot_run_is_named_with_the_reason(inception_2015_graph, monkeypatch):
     monkeypatch.setattr(inception_2015, "OLD_BATCH_NORM", "(rewrite switched off)")
     with pytest.raises(CorruptFeatureNetworkError) as caught:
-        load_feature_network("inception_2015", inception_2015_graph=inception_2015_graph)
+        load_standin(inception_2015_graph)
     assert str(caught.value).startswith(f"{inception_2015_graph}: TensorFlow {tf.__version__}")
     assert "Op BatchNormWithGlobalNormalization is not available" in str(caught.value)
+
+
+def write_crafted_graph(path, written):
+    """The stand-in whose ``pool_3`` first runs a ``WriteFile`` of ``written``."""
+    write_inception_2015_standin(path)
+    graph_def = tf.compat.v1.GraphDef.FromString(path.read_bytes())
+    for name, value in (("crafted/filename", str(written)), ("crafted/contents", "written")):
+        node = graph_def.node.add(name=name, op="Const")
+        node.attr["dtype"].type = tf.string.as_datatype_enum
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+    graph_def.node.add(
+        name="crafted/write",
+        op="WriteFile",
+        input=[f"crafted/{name}" for name in ("filename", "contents")],
+    )
+    (pool_3,) = [node for node in graph_def.node if node.name == "pool_3"]
+    pool_3.input.append("^crafted/write")  # runs whenever pool_3 is computed
+    path.write_bytes(graph_def.SerializeToString())
+    return path
+
+
+def test_a_graph_with_a_write_file_op_is_refused_before_anything_runs(tmp_path):
+    written = tmp_path / "written.txt"
+    crafted = write_crafted_graph(tmp_path / GRAPH_FILE, written)
+    with pytest.raises(UnsafeGraphError) as refused:
+        load_standin(crafted)  # even named by its own hash: the ops decide
+    message = str(refused.value)
+    assert f"{crafted}: holds ops an Inception graph has no use for: WriteFile" in message
+    assert "\n" not in message and not written.exists()
+
+
+def test_a_function_library_cannot_smuggle_ops_past_the_allowlist(inception_2015_graph, tmp_path):
+    graph_def = tf.compat.v1.GraphDef.FromString(inception_2015_graph.read_bytes())
+    function = graph_def.library.function.add()
+    function.signature.name = "Smuggled"
+    function.node_def.add(name="run", op="PyFunc")
+    smuggling = tmp_path / "smuggling.pb"
+    smuggling.write_bytes(graph_def.SerializeToString())
+    with pytest.raises(UnsafeGraphError, match="PyFunc"):
+        load_standin(smuggling)
+
+
+def test_only_the_published_graph_loads_without_naming_its_own_hash(
+    inception_2015_graph, monkeypatch, capsys
+):
+    digest = sha256_of(inception_2015_graph)
+    with pytest.raises(CorruptFeatureNetworkError) as refused:
+        load_feature_network("inception_2015", inception_2015_graph=inception_2015_graph)
+    message = str(refused.value)
+    assert f"{inception_2015_graph}: not the published {GRAPH_FILE}" in message
+    assert f"{OWN_GRAPH_VARIABLE}={digest}" in message and "\n" not in message
+    with pytest.raises(CorruptFeatureNetworkError, match=f"its SHA-256 is {digest}, not 0+"):
+        load_feature_network(
+            "inception_2015",
+            inception_2015_graph=inception_2015_graph,
+            inception_2015_own_graph_sha256="0" * 64,
+        )
+    network = load_standin(inception_2015_graph)  # a graph of one's own: loads, with a warning
+    assert "not comparable with published" in capsys.readouterr().err
+    assert "a graph of your own" in network.label
+    # The published file is known by its size and MD5: the stand-in, pinned so, needs no hash.
+    monkeypatch.setattr(inception_2015, "PUBLISHED_GRAPH_SIZE", inception_2015_graph.stat().st_size)
+    standin_md5 = hashlib.md5(inception_2015_graph.read_bytes(), usedforsecurity=False).hexdigest()
+    monkeypatch.setattr(inception_2015, "PUBLISHED_GRAPH_MD5", standin_md5)
+    network = load_feature_network("inception_2015", inception_2015_graph=inception_2015_graph)
+    assert "published" in network.origin and capsys.readouterr().err == ""
+
+
+def test_the_graph_download_link_is_https():
+    assert ARCHIVE_URL.startswith("https://storage.googleapis.com/download.tensorflow.org/")
 
 
 # --- evaluator and the registry ----------------------------------------------------------

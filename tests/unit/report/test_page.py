@@ -81,6 +81,27 @@ def test_text_from_a_run_is_escaped_not_markup():
     assert "&lt;trained here&gt;" in html and "<trained here>" not in html
 
 
+MARKUP = '<img src=x onerror="alert(1)">'
+
+
+@pytest.mark.parametrize("statistic", [None, 0.4])  # C_T undefined, and measured
+def test_every_value_from_evaluation_details_is_escaped(statistic):
+    copying = evaluator_details()["data_copying"] | {
+        "data_copying_ct": statistic,
+        "cells": MARKUP,
+        "cells_used": MARKUP,
+        "nearest_train_distance_ratio": MARKUP,
+    }
+    details = evaluator_details(
+        data_copying=copying,
+        classification_accuracy_score={"num_training_samples": MARKUP},
+        reference_split=MARKUP,
+    )
+    html = page(evaluator_metrics(data_copying_ct=statistic), details)
+    assert "<img src=x" not in html and 'onerror="' not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
 def test_an_absent_classification_accuracy_score_says_why():
     reason = "the generator is unconditional: its samples have no class to learn from"
     html = page(

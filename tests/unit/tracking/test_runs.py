@@ -1,3 +1,4 @@
+import hashlib
 import sqlite3
 import subprocess
 import threading
@@ -10,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from gantrack.tracking.runs import (
     EXECUTION_KEY_TAG,
+    LOCK_TAG,
     TrackingContext,
     TrackingStoreError,
     _is_dvc,
@@ -85,6 +87,15 @@ def test_stages_of_one_execution_share_one_run(context, params, tmp_path):
     history = MlflowClient().get_metric_history(run.info.run_id, "d_loss")
     assert [(metric.step, metric.value) for metric in history] == [(1, 1.0), (2, 0.5)]
     assert run.info.artifact_uri.startswith((tmp_path / "mlartifacts").as_uri())
+
+
+def test_every_run_names_its_environment_by_the_lock_files_hash(context, params, tmp_path):
+    (tmp_path / "uv.lock").write_text("version = 1\n")  # the repository root's lock
+    with stage_run("prepare", params, context, work_dir=tmp_path):
+        pass
+    (run,) = mlflow.search_runs(experiment_names=["test"], output_format="list")
+    expected = hashlib.sha256(b"version = 1\n").hexdigest()
+    assert run.data.tags[LOCK_TAG] == expected
 
 
 def test_failed_stage_marks_run_failed(context, params, tmp_path):

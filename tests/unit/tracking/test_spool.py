@@ -1,8 +1,11 @@
+import errno
 import json
+import os
 
 import pytest
 
-from gantrack.tracking.spool import JOURNAL, Spool, send, spools
+from gantrack.errors import GantrackError
+from gantrack.tracking.spool import JOURNAL, Spool, SpoolDiskFullError, send, spools
 
 
 def test_pending_is_what_was_neither_acknowledged_nor_refused(tmp_path):
@@ -31,6 +34,64 @@ def test_a_torn_last_line_is_skipped(tmp_path):
     with open(spool.folder / JOURNAL, "a") as journal:
         journal.write('{"seq": 2, "kind": "metr')  # killed mid-write
     assert [record.seq for record in Spool(spool.folder).pending()] == [1]
+
+
+def test_a_record_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
+    spool = Spool.open(tmp_path, "run1", "sqlite:///x.db")
+    spool.append("metrics", {"metrics": {"a": 1.0}, "step": 1})
+    with open(spool.folder / JOURNAL, "a") as journal:
+        journal.write('{"seq": 2, "kind": "metr')  # killed mid-write
+    reopened = Spool(spool.folder)  # the next process
+    reopened.append("metrics", {"metrics": {"a": 3.0}, "step": 3})
+    reopened.acknowledge(1)
+    assert [record.data["step"] for record in Spool(spool.folder).pending()] == [3]
+
+
+def test_a_full_disk_is_one_error_naming_the_spool_and_keeps_what_it_holds(tmp_path):
+    spool = Spool.open(tmp_path, "run1", "sqlite:///x.db")
+    spool.append("metrics", {"metrics": {"a": 1.0}, "step": 1})
+    journal = spool.folder / JOURNAL
+    kept = journal.read_bytes()
+    journal.rename(tmp_path / "journal.kept")
+    journal.symlink_to("/dev/full")  # every write: ENOSPC
+    with pytest.raises(SpoolDiskFullError) as full:
+        spool.append("metrics", {"metrics": {"a": 2.0}, "step": 2})
+    message = str(full.value)
+    assert isinstance(full.value, GantrackError) and full.value.errno == errno.ENOSPC
+    assert f"the disk holding the tracking spool {spool.folder} is full" in message
+    assert "python -m gantrack sync" in message and "\n" not in message
+    journal.unlink()
+    (tmp_path / "journal.kept").rename(journal)
+    assert journal.read_bytes() == kept and [r.seq for r in spool.pending()] == [1]
+
+
+def test_a_file_that_does_not_fit_is_a_full_disk_and_leaves_no_half_copy(tmp_path):
+    source = tmp_path / "train_log.csv"
+    source.write_text("epoch\n1\n")
+    spool = Spool.open(tmp_path / "spool", "run1", "sqlite:///x.db")
+    copy = spool.folder / "files" / "1" / source.name
+    copy.parent.mkdir(parents=True)
+    copy.symlink_to("/dev/full")
+    with pytest.raises(SpoolDiskFullError, match="is full"):
+        spool.append("artifact", {"artifact_path": None}, files={source.name: source})
+    assert spool.pending() == [] and not os.path.lexists(copy)
+
+
+def test_a_copied_file_is_on_disk_before_the_line_that_names_it(tmp_path, monkeypatch):
+    source = tmp_path / "train_log.csv"
+    source.write_text("epoch\n1\n")
+    spool = Spool.open(tmp_path / "spool", "run1", "sqlite:///x.db")
+    synced, real_fsync = [], os.fsync
+
+    def fsync(descriptor):
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    spool.append("artifact", {"artifact_path": None}, files={source.name: source})
+    copy = str(spool.folder / "files" / "1" / source.name)
+    assert copy in synced and str(spool.folder / JOURNAL) in synced
+    assert synced.index(copy) < synced.index(str(spool.folder / JOURNAL))
 
 
 def test_a_logged_file_is_copied_as_it_was(tmp_path):

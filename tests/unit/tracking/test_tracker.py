@@ -1,3 +1,4 @@
+import errno
 import threading
 import time
 
@@ -6,7 +7,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from gantrack.tracking.spool import Spool
+from gantrack.tracking.spool import Spool, SpoolDiskFullError
 from gantrack.tracking.sync import replay
 from gantrack.tracking.tracker import Tracker, activated, active_tracker
 
@@ -61,6 +62,31 @@ def test_logging_does_not_wait_for_a_stalled_store(tmp_path):
     assert client.metrics == [("d_loss", step, 1.0 / step) for step in range(1, 51)]
     assert client.ended == "FINISHED"
     assert not logging.spool.folder.exists()  # all acknowledged: nothing left to replay
+
+
+def test_a_full_disk_under_the_spool_is_named_at_once_not_blamed_on_the_store(tmp_path):
+    client, lines = Client(), []
+    logging = tracker(tmp_path, client, lines)
+    journal_line = logging.spool._append_line
+
+    def disk_full_for_acknowledgements(text):
+        if '"done"' in text:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        journal_line(text)
+
+    logging.spool._append_line = disk_full_for_acknowledgements
+    logging.log_metrics({"d_loss": 1.0}, step=1)
+    started = time.perf_counter()
+    with pytest.raises(SpoolDiskFullError, match=f"tracking spool {logging.spool.folder} is full"):
+        logging.flush(timeout=10.0)
+    assert time.perf_counter() - started < 2.0  # not the drain timeout
+    assert not logging.lost  # the store answered: it is not blamed
+    assert not any("not answering" in line for line in lines)
+    assert [record.seq for record in logging.spool.pending()] == [1]  # kept for a replay
+    with pytest.raises(SpoolDiskFullError):
+        logging.close("FINISHED", timeout=10.0)
+    assert logging.spool.claim()  # released: `gantrack sync` may replay it
+    assert [record.kind for record in logging.spool.pending()] == ["metrics", "end"]
 
 
 def test_a_store_that_goes_away_leaves_everything_spooled_and_one_line(tmp_path):

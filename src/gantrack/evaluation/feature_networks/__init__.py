@@ -31,7 +31,10 @@ from gantrack.evaluation.feature_networks.base import (
     FeatureNetworkNotFoundError,
 )
 from gantrack.evaluation.feature_networks.evaluator_network import load_evaluator_network
-from gantrack.evaluation.feature_networks.inception_2015 import load_inception_2015
+from gantrack.evaluation.feature_networks.inception_2015 import (
+    OWN_GRAPH_VARIABLE,
+    load_inception_2015,
+)
 from gantrack.evaluation.feature_networks.inception_v3 import (
     Downloader,
     check_resize_method,
@@ -57,6 +60,7 @@ def load_feature_network(
     resize_method: str = "bilinear",
     inception_2015_graph: Path | str | None = None,
     inception_2015_softmax_bias: bool = False,
+    inception_2015_own_graph_sha256: str | None = None,
     keras_home: Path | str | None = None,
     download: Downloader | None = None,
 ) -> FeatureNetwork:
@@ -70,6 +74,8 @@ def load_feature_network(
       (``inception_2015``; without it the loader raises how to obtain it).
     - ``inception_2015_softmax_bias``: add the classifier's bias to the IS logits
       (improved-gan did not; ``False`` keeps its numbers).
+    - ``inception_2015_own_graph_sha256``: the SHA-256 of a graph that is not the published
+      file, to load it anyway (with a warning); ``None`` accepts the published file only.
     - ``keras_home``: Keras's cache root, where ``models/`` holds downloaded weights
       (``inception_v3``; required). The caller resolves ``$KERAS_HOME``: see
       :func:`gantrack.io.keras_home`.
@@ -87,7 +93,9 @@ def load_feature_network(
             download,
         ),
         "inception_2015": lambda: load_inception_2015(
-            _optional(inception_2015_graph), inception_2015_softmax_bias
+            _optional(inception_2015_graph),
+            inception_2015_softmax_bias,
+            inception_2015_own_graph_sha256,
         ),
     }
     if name not in loaders:
@@ -111,7 +119,8 @@ def feature_network_from_params(name: str, params: Params, strategy=None) -> Fea
 
     With a ``strategy`` of several replicas, the network is built in its scope and every
     batch is split across the replicas (:func:`gantrack.distribute.on_all_replicas`).
-    ``$KERAS_HOME`` is read here: this runs at the edge, in a stage.
+    ``$KERAS_HOME`` and ``$GANTRACK_INCEPTION_2015_SHA256`` (a graph of your own) are read
+    here: this runs at the edge, in a stage.
     """
     with strategy.scope() if strategy is not None else nullcontext():
         network = load_feature_network(
@@ -120,6 +129,7 @@ def feature_network_from_params(name: str, params: Params, strategy=None) -> Fea
             inception_v3_weights=params.feature_networks.inception_v3_weights,
             resize_method=params.feature_networks.resize_method,
             inception_2015_graph=params.feature_networks.inception_2015_graph,
+            inception_2015_own_graph_sha256=os.environ.get(OWN_GRAPH_VARIABLE) or None,
             keras_home=keras_home_of(os.environ),
         )
     return replace(network, run_batch=on_all_replicas(network.run_batch, strategy))

@@ -33,10 +33,24 @@ How those projects run it, and how this module does the same in TF2:
 
 The graph is imported with ``tf.graph_util.import_graph_def`` inside
 ``tf.compat.v1.wrap_function``, which gives an eager-callable TF2 function.
+
+Trust: a GraphDef is a program, and TensorFlow has ops that write files (``WriteFile``),
+read them, or call Python (``PyFunc``); importing a graph whose ``pool_3`` depends on one
+runs it. So, before anything is imported:
+
+- the file must be the published one (its size and MD5, :data:`PUBLISHED_GRAPH_MD5`), or
+  a graph of your own named by its SHA-256 (``inception_2015_own_graph_sha256``; the stage
+  reads ``$GANTRACK_INCEPTION_2015_SHA256``), which loads with a warning, since its numbers
+  are not comparable with published ones;
+- every op of the graph and of its function library must be in :data:`ALLOWED_OPS`, the
+  arithmetic the Inception graph is made of: no file, process or network op passes, even
+  in a graph named by its own hash.
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from pathlib import Path
 
 import tensorflow as tf
@@ -51,8 +65,33 @@ from gantrack.evaluation.feature_networks.base import (
 )
 
 GRAPH_FILE = "classify_image_graph_def.pb"
-ARCHIVE_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
+ARCHIVE_URL = (
+    "https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/"
+    "inception-2015-12-05.tgz"
+)
 GRAPH_PARAM = "feature_networks.inception_2015_graph"
+# The published graph file, as pinned by a public project's evaluation protocol
+# (``evaluation_protocols.py``, ``LSUN_BEDROOM256_ADM_PROTOCOL.detector``: OpenAI's copy of
+# this graph for the ADM evaluator, openaipublic.blob.core.windows.net/diffusion/jul-2021/
+# ref_batches/classify_image_graph_def.pb); the size is also the one a listing of
+# inception-2015-12-05.tgz shows. No public SHA-256 of the file was found, so the pin is
+# the size and MD5: MD5 collisions need both files crafted, and Google's is not.
+PUBLISHED_GRAPH_SIZE = 95_673_916
+PUBLISHED_GRAPH_MD5 = "e6bb154e85f5d4331c22abcddb5dcf31"
+# Set where a stage runs, to the SHA-256 of a graph of your own: it then loads, with a warning.
+OWN_GRAPH_VARIABLE = "GANTRACK_INCEPTION_2015_SHA256"
+# The ops the Inception 2015 graph is made of (its JPEG decoder, resize, convolutions, old
+# batch norms, CheckNumerics and their control_dependency Identity nodes, pools, concats,
+# the classifier), plus harmless spellings of the same arithmetic. Nothing that touches a
+# file, a process, the network or Python.
+ALLOWED_OPS = frozenset(
+    {
+        "Add", "AddV2", "AvgPool", "BatchNormWithGlobalNormalization", "BiasAdd", "Cast",
+        "CheckNumerics", "Concat", "ConcatV2", "Const", "Conv2D", "DecodeJpeg", "ExpandDims",
+        "Identity", "MatMul", "MaxPool", "Mul", "NoOp", "Placeholder", "Relu",
+        "ResizeBilinear", "Reshape", "Softmax", "Squeeze", "Sub",
+    }
+)  # fmt: skip
 INPUT_TENSOR = "ExpandDims:0"  # (N, H, W, 3) float in [0, 255], before the graph's resize
 POOL_TENSOR = "pool_3:0"  # (N, 1, 1, 2048): FID's features
 LOGITS_MATMUL = "softmax/logits/MatMul"  # its second input is softmax/weights (2048, 1008)
@@ -60,12 +99,26 @@ BIASES_TENSOR = "softmax/biases:0"  # (1008,)
 OLD_BATCH_NORM = "BatchNormWithGlobalNormalization"
 
 
+class UnsafeGraphError(CorruptFeatureNetworkError):
+    """A graph holds ops that no Inception graph needs (file, process or Python ops)."""
+
+
 def load_inception_2015(
-    graph_path: Path | None, include_softmax_bias: bool = False
+    graph_path: Path | None,
+    include_softmax_bias: bool = False,
+    own_graph_sha256: str | None = None,
 ) -> FeatureNetwork:
-    """The 2015-12-05 Inception graph at ``graph_path`` (the ``.pb`` or a folder holding it)."""
+    """The 2015-12-05 Inception graph at ``graph_path`` (the ``.pb`` or a folder holding it).
+
+    Only the published file loads, unless ``own_graph_sha256`` names the file's SHA-256
+    (a graph of your own: loaded with a warning); in either case a graph with an op
+    outside :data:`ALLOWED_OPS` is refused before anything is imported (module docstring).
+    """
     path = find_graph(graph_path)
-    graph_def = _read_graph_def(path, include_softmax_bias)
+    contents = path.read_bytes()
+    provenance = _check_provenance(path, contents, own_graph_sha256)
+    graph_def = _read_graph_def(path, contents, include_softmax_bias)
+    check_allowed_ops(path, graph_def)
     forward = _wrap(_runnable_today(graph_def), include_softmax_bias)
 
     def run_batch(batch):
@@ -73,12 +126,13 @@ def load_inception_2015(
         return features.numpy(), probabilities.numpy()
 
     bias = "with" if include_softmax_bias else "without (as improved-gan)"
+    which = "" if own_graph_sha256 is None else ": a graph of your own, not the published one"
     label = (
-        "Inception 2015-12-05 graph (TTUR FID / improved-gan IS), its own 299×299 TF1 "
-        f"bilinear resize, pool_3 features, softmax {bias} bias"
+        f"Inception 2015-12-05 graph (TTUR FID / improved-gan IS){which}, its own 299×299 "
+        f"TF1 bilinear resize, pool_3 features, softmax {bias} bias"
     )
     try:
-        network = build_network("inception_2015", label, str(path), run_batch)
+        network = build_network("inception_2015", label, f"{path}; {provenance}", run_batch)
     except tf.errors.OpError as error:
         raise CorruptFeatureNetworkError(
             f"{path}: TensorFlow {tf.__version__} cannot run this graph "
@@ -116,10 +170,55 @@ def find_graph(graph_path: Path | None) -> Path:
     )
 
 
-def _read_graph_def(path: Path, include_softmax_bias: bool) -> tf.compat.v1.GraphDef:
+def _check_provenance(path: Path, contents: bytes, own_graph_sha256: str | None) -> str:
+    """How the file was verified; raises unless it is the published graph or the named one."""
+    sha256 = hashlib.sha256(contents).hexdigest()
+    if own_graph_sha256 is not None:
+        if sha256 != own_graph_sha256.strip().lower():
+            raise CorruptFeatureNetworkError(
+                f"{path}: its SHA-256 is {sha256}, not {own_graph_sha256} as "
+                f"{OWN_GRAPH_VARIABLE} says; set it to the hash of the graph you mean"
+            )
+        print(
+            f"warning: {path} is a graph of your own (SHA-256 {sha256}), not the published "
+            f"{GRAPH_FILE}: its FIDs and ISs are not comparable with published ones",
+            file=sys.stderr,
+        )
+        return f"sha256 {sha256}, named by {OWN_GRAPH_VARIABLE}"
+    md5 = hashlib.md5(contents, usedforsecurity=False).hexdigest()
+    if len(contents) != PUBLISHED_GRAPH_SIZE or md5 != PUBLISHED_GRAPH_MD5:
+        raise CorruptFeatureNetworkError(
+            f"{path}: not the published {GRAPH_FILE} ({len(contents):,} bytes, MD5 {md5}; "
+            f"the published file has {PUBLISHED_GRAPH_SIZE:,} bytes, MD5 "
+            f"{PUBLISHED_GRAPH_MD5}); extract it again from {ARCHIVE_URL}, or, for a graph "
+            f"of your own, set {OWN_GRAPH_VARIABLE}={sha256}"
+        )
+    return f"sha256 {sha256}; the published file (size and MD5 {md5} match)"
+
+
+def check_allowed_ops(path: Path, graph_def: tf.compat.v1.GraphDef) -> None:
+    """Raise :class:`UnsafeGraphError` naming every op outside :data:`ALLOWED_OPS`.
+
+    Nodes of the graph's function library count too: a node can call a library function
+    by name, so an op hidden there would otherwise run unseen.
+    """
+    nodes = [*graph_def.node]
+    for function in graph_def.library.function:
+        nodes.extend(function.node_def)
+    refused = sorted({node.op for node in nodes} - ALLOWED_OPS)
+    if refused:
+        raise UnsafeGraphError(
+            f"{path}: holds ops an Inception graph has no use for: {', '.join(refused)}; "
+            f"nothing was run. Use {GRAPH_FILE} from {ARCHIVE_URL}"
+        )
+
+
+def _read_graph_def(
+    path: Path, contents: bytes, include_softmax_bias: bool
+) -> tf.compat.v1.GraphDef:
     graph_def = tf.compat.v1.GraphDef()
     try:
-        graph_def.ParseFromString(path.read_bytes())
+        graph_def.ParseFromString(contents)
     except DecodeError as error:
         raise CorruptFeatureNetworkError(f"{path}: not a TensorFlow GraphDef ({error})") from None
     needed = [INPUT_TENSOR, POOL_TENSOR, LOGITS_MATMUL] + [BIASES_TENSOR] * include_softmax_bias
