@@ -8,8 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gantrack.cli.gate import read_metrics
-from gantrack.cli.gate_rules import compare_metrics, rules_from_config
+from gantrack.gate.rules import GateRule, decide
+from gantrack.gate.seed_sets import (
+    SeedResult,
+    SeedSet,
+    read_seed_set,
+    seed_from_metrics,
+    write_seed_set,
+)
 from gantrack.io import (
     MISSING_VALUES,
     atomic_path,
@@ -94,11 +100,20 @@ def test_non_finite_numbers_are_written_as_null_with_the_reason_beside(tmp_path)
 def test_the_gate_and_dvc_still_read_a_metrics_file_with_a_missing_value(tmp_path, params):
     path = tmp_path / "metrics.json"
     save_json({"evaluator": {**NON_FINITE["evaluator"], "precision": 0.7}}, path)
-    current, reason = read_metrics(path)
-    base, _ = read_metrics(path)
-    base["evaluator"].update(fid=10.0, kid=0.5)
-    result = compare_metrics(base, current, rules_from_config(params.gate), "evaluator")
-    assert reason == "" and result.verdict == "missing"  # -inf is no longer a passing FID
+    metrics = json.loads(path.read_text())
+    assert metrics["evaluator"]["fid"] is None  # strict JSON: -inf written as null
+    seed = seed_from_metrics(metrics, "evaluator", 42, source=str(path))
+    candidate = SeedSet("evaluator", (seed,))
+    write_seed_set(candidate, tmp_path / "candidate.json")
+    base = SeedSet(
+        "evaluator",
+        tuple(SeedResult(s, {"fid": 3.0 + s, "classes_covered": 10.0}) for s in range(10)),
+    )
+    result = decide(
+        base, read_seed_set(tmp_path / "candidate.json"), GateRule.from_config(params.gate)
+    )
+    assert result.verdict == "regression"  # a missing FID is no longer a passing FID
+    assert any("fid is NaN" in failure for failure in result.failures)
     subprocess.run([BIN / "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     shown = subprocess.run(
         [BIN / "dvc", "metrics", "show", "metrics.json", "--json"],

@@ -1,7 +1,8 @@
 """Command-line entry points of ``python -m gantrack``: argument parsing, files, exit codes.
 
 Each module has ``main(argv) -> int`` and keeps its logic in a library module (``gate`` in
-:mod:`gantrack.cli.gate_rules`, ``promote`` in :mod:`gantrack.tracking.registry`).
+:mod:`gantrack.gate`, ``study`` in :mod:`gantrack.study`, ``promote`` in
+:mod:`gantrack.tracking.registry`).
 """
 
 from __future__ import annotations

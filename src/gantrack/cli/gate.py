@@ -117,7 +117,7 @@ def judge(params, arguments) -> int:
     rule = GateRule.from_config(params.gate)
     if arguments.base_champion is not None:
         model = arguments.base_champion or registered_model_name(params, str(arguments.params))
-        base = sources.champion_seed_set(_client(), model, params, rule.network)
+        base = sources.champion_seed_set(_client(), model, rule.network)
     else:
         base = sources.read_base(arguments.base or params.paths.gate_base, arguments.base_label)
     if arguments.candidate:

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from gantrack.cli import UsageError, registered_model_name, tracking_context
-from gantrack.cli.gate_rules import EXIT_MISSING, EXIT_USAGE
 from gantrack.errors import GantrackError
+from gantrack.gate.rules import EXIT_BAD_INPUT, EXIT_USAGE
 
 EXIT_PROMOTED = 0
 EXIT_NOT_PROMOTED = 1
@@ -22,8 +22,9 @@ exit status:
   {EXIT_PROMOTED}  the gate passed and `champion` now points to the candidate version
   {EXIT_NOT_PROMOTED}  the gate did not pass: `champion` was left where it was
   {EXIT_USAGE}  usage error, invalid params.yaml, or no model name
-  {EXIT_MISSING}  missing data: the decision file, the model, the version or its alias, or
-     (with --commit) the candidate was trained from another commit
+  {EXIT_BAD_INPUT}  bad input: the decision file is unreadable, not the gate's, or for another
+     version, run or commit; the model, the version or its alias is missing; or (with
+     --commit) the candidate was trained from another commit
 """
 
 
@@ -61,7 +62,6 @@ def main(argv: list[str]) -> int:
     from mlflow.tracking import MlflowClient
 
     from gantrack.config import ConfigError, load_params
-    from gantrack.io import load_json
     from gantrack.tracking.registry import check_commit, promote, resolve_version
 
     arguments = build_parser().parse_args(argv)
@@ -69,11 +69,7 @@ def main(argv: list[str]) -> int:
         model_name = arguments.model or registered_model_name(
             load_params(arguments.params), str(arguments.params)
         )
-        try:
-            decision = load_json(arguments.decision)
-        except (OSError, ValueError) as error:
-            print(f"gantrack promote: error: gate decision unreadable: {error}", file=sys.stderr)
-            return EXIT_MISSING
+        decision = read_decision(arguments.decision)
         client = MlflowClient(tracking_uri=tracking_context().tracking_uri)
         model_version = resolve_version(client, model_name, arguments.version, arguments.alias)
         if arguments.commit:
@@ -81,6 +77,19 @@ def main(argv: list[str]) -> int:
         promotion = promote(client, model_name, model_version.version, decision)
     except GantrackError as error:
         print(f"gantrack promote: error: {error}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, UsageError | ConfigError) else EXIT_MISSING
+        return EXIT_USAGE if isinstance(error, UsageError | ConfigError) else EXIT_BAD_INPUT
     print(f"{model_name}: {promotion.reason}")
     return EXIT_PROMOTED if promotion.promoted else EXIT_NOT_PROMOTED
+
+
+def read_decision(path: Path):
+    """The decision file's JSON, read with the gate's bounds (size, depth, digits)."""
+    from gantrack.gate.seed_sets import MAX_FILE_BYTES, SeedSetError, load_bounded_json
+
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SeedSetError(f"{path}: too large to be a gate decision")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SeedSetError(f"gate decision {path} unreadable: {error}") from None
+    return load_bounded_json(text, str(path))

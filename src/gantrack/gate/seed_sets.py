@@ -72,7 +72,7 @@ class SeedSet:
         return {
             "format": FORMAT,
             "network": self.network,
-            "label": self.label,
+            "label": self.label or None,
             "recipe": self.recipe,
             "commit": self.commit,
             "seeds": [seed.as_dict() for seed in self.seeds],

@@ -68,7 +68,7 @@ def checkout_seed_set(params, repo: Path) -> SeedSet:
     )
 
 
-def champion_seed_set(client, model_name: str, params, network: str) -> SeedSet:
+def champion_seed_set(client, model_name: str, network: str) -> SeedSet:
     """Every complete run in the store of the champion's recipe (its source run's params,
     any seed): the champion's recorded seeds."""
     from gantrack.study.store import all_runs, is_complete, is_parent, recipe_hash

@@ -123,14 +123,6 @@ def failure_log(repo: Path, task_id: str, dvc: str = "dvc") -> str:
     return "\n".join((errors or lines)[-LOG_TAIL_LINES:])
 
 
-def error_summary(log: str) -> str:
-    """The most specific line of a failure log: the last error that is not DVC's generic
-    "failed to reproduce" (which names only the stage)."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    specific = [line for line in lines if "failed to reproduce" not in line]
-    return ((specific or lines or ["no log"])[-1])[:300]
-
-
 def stop_tasks(repo: Path, names: Sequence[str], dvc: str = "dvc") -> None:
     """Remove the queued tasks of ``names`` and kill the running ones (this study's only)."""
     tasks = [task for task in queue_status(repo, dvc) if task.name in set(names)]

@@ -22,6 +22,7 @@ from gantrack.study.results import (
     budget_text,
     changed_params,
     compare,
+    error_summary,
     order,
 )
 from gantrack.study.spec import Study
@@ -144,7 +145,7 @@ def _comparison_table(ordered: Sequence[RecipeResult], against: RecipeResult) ->
 
 def _failures(ordered: Sequence[RecipeResult]) -> list[str]:
     rows = [
-        [f"`{result.name}`", str(seed), _one_line(error)]
+        [f"`{result.name}`", str(seed), error_summary(error).replace("|", "\\|")]
         for result in ordered
         for seed, error in sorted(result.failed.items())
     ]
@@ -258,11 +259,6 @@ def _finite(values: Mapping[str, Any]) -> dict[str, Any]:
         key: None if isinstance(value, float) and not math.isfinite(value) else value
         for key, value in values.items()
     }
-
-
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[-1] if lines else "no log").replace("|", "\\|")[:300]
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

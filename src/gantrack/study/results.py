@@ -141,3 +141,11 @@ def curve_band(result: RecipeResult) -> tuple[np.ndarray, np.ndarray, np.ndarray
         table.min(axis=0),
         table.max(axis=0),
     )
+
+
+def error_summary(log: str) -> str:
+    """The most specific line of a failure log: the last error that is not DVC's generic
+    "failed to reproduce" (which names only the stage)."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    specific = [line for line in lines if "failed to reproduce" not in line]
+    return ((specific or lines or ["no log"])[-1])[:300]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gantrack.study import queue as dvc_queue
 from gantrack.study import store
+from gantrack.study.results import error_summary
 from gantrack.study.spec import Study
 
 IN_FLIGHT = ("Queued", "Running")
@@ -34,6 +35,10 @@ class Progress:
     running: dict[str, float] = field(default_factory=dict)  # name -> seconds so far
     durations: list[float] = field(default_factory=list)  # complete runs of this study, s
     jobs: int = 1
+
+    def state(self) -> tuple:
+        """What changes the picture (not the seconds ticking): a new line is due."""
+        return (self.complete, self.failed, self.queued, tuple(sorted(self.running)))
 
     def eta_seconds(self) -> float | None:
         """Median run time × runs left ÷ workers, less what the running ones have done;
@@ -104,6 +109,7 @@ class StudyRunner:
         }
         self.recorded_failures: set[str] = set()
         self.failed_ids: dict[str, str] = {}
+        self.first_seen_running: dict[str, float] = {}
 
     def run(self, jobs: int = 1, poll_seconds: float = 15.0) -> Outcome:
         """Queue, watch and record until no task of the study is queued or running."""
@@ -124,7 +130,7 @@ class StudyRunner:
         for name in to_queue:
             point, seed = self.names[name]
             if found[(point.name, seed)].error:
-                error = dvc_queue.error_summary(found[(point.name, seed)].error)
+                error = error_summary(found[(point.name, seed)].error)
                 self.say(f"retrying {name}: it failed before ({error})")
             changes = {**point.changes, "train.seed": seed}
             dvc_queue.queue_experiment(self.repo, name, changes, self.dvc)
@@ -163,29 +169,28 @@ class StudyRunner:
     # -- the loop ------------------------------------------------------------------------
 
     def _watch(self, jobs: int, poll_seconds: float) -> None:
-        last_line, last_time = "", 0.0
+        last_state, last_time = None, 0.0
         while True:
             statuses = self._statuses()
-            runs = store.all_runs(self.client, self.experiment_id)
-            found = store.seed_runs(self.study, runs, self.current)
-            self._record_failures(statuses, found)
             found = self._found()
-            progress = self._progress(statuses, found, runs, jobs)
+            if self._record_failures(statuses, found):
+                found = self._found()
+            progress = self._progress(statuses, found, jobs)
             labels = {
                 name: f"{point.name}, seed {seed}" for name, (point, seed) in self.names.items()
             }
-            line = progress.line(self.study.name, labels)
-            now = time.monotonic()
-            counts = line.split(" · ETA")[0]
-            if counts != last_line.split(" · ETA")[0] or now - last_time >= PROGRESS_EVERY_S:
-                self.say(line)
-                last_line, last_time = line, now
+            state, now = progress.state(), time.monotonic()
+            if state != last_state or now - last_time >= PROGRESS_EVERY_S:
+                self.say(progress.line(self.study.name, labels))
+                last_state, last_time = state, now
             if not progress.queued and not progress.running:
                 return
             time.sleep(poll_seconds)
 
-    def _record_failures(self, statuses, found) -> None:
-        """Each task DVC reports failed (and not since complete) gets its error recorded."""
+    def _record_failures(self, statuses, found) -> int:
+        """Each task DVC reports failed (and not since complete) gets its error recorded;
+        how many were recorded now."""
+        recorded = len(self.recorded_failures)
         for name, states in statuses.items():
             if name not in self.names or name in self.recorded_failures:
                 continue
@@ -207,16 +212,13 @@ class StudyRunner:
             )
             self.recorded_failures.add(name)
             self.say(
-                f"failed: {name} ({point.name}, seed {seed}): {dvc_queue.error_summary(error)}"
+                f"failed: {name} ({point.name}, seed {seed}): {error_summary(error)}"
             )
+        return len(self.recorded_failures) - recorded
 
-    def _progress(self, statuses, found, runs, jobs: int) -> Progress:
+    def _progress(self, statuses, found, jobs: int) -> Progress:
         progress = Progress(total=len(self.names), jobs=jobs)
-        started = {
-            run.data.tags.get("dvc.experiment"): run.info.start_time
-            for run in runs
-            if run.info.status == "RUNNING"
-        }
+        now = time.monotonic()
         for name, (point, seed) in self.names.items():
             seed_run, states = found[(point.name, seed)], statuses.get(name, set())
             if seed_run.complete:
@@ -225,8 +227,9 @@ class StudyRunner:
                 if info.end_time and name.startswith(f"{self.study.name}-"):
                     progress.durations.append((info.end_time - info.start_time) / 1000)
             elif "Running" in states:
-                start = started.get(name)
-                progress.running[name] = 0.0 if start is None else time.time() - start / 1000
+                # Since this command first saw it running (MLflow's run opens and closes
+                # with each stage, so its times do not say how long the task has run).
+                progress.running[name] = now - self.first_seen_running.setdefault(name, now)
             elif "Queued" in states:
                 progress.queued += 1
             elif seed_run.error:

@@ -1,6 +1,7 @@
 import pytest
 
-from gantrack.study.queue import Task, error_summary, override, parse_status
+from gantrack.study.queue import Task, override, parse_status
+from gantrack.study.results import error_summary
 from gantrack.study.runner import Progress, duration
 
 STATUS = """\

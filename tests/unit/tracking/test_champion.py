@@ -1,16 +1,22 @@
-"""Champion promotion against a real MLflow store (sqlite in tmp_path) with real versions."""
+"""Champion promotion against a real MLflow store (sqlite in tmp_path) with real versions:
+only the gate's own decision for this very version moves the alias, and it keeps its
+evidence."""
 
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
 from gantrack.__main__ import main as gantrack_main
+from gantrack.gate.decision import DIGEST_TAG, DecisionError, decision_document
+from gantrack.gate.rules import GateRule, decide
+from gantrack.gate.seed_sets import SeedResult, SeedSet, write_seed_set
+from gantrack.gate.sources import champion_seed_set, record_digest
 from gantrack.tracking.registry import (
     CHAMPION_ALIAS,
     RegistryError,
-    champion_metrics,
     check_commit,
     model_aliases,
     nest_metrics,
@@ -18,8 +24,16 @@ from gantrack.tracking.registry import (
     resolve_version,
 )
 
-PASS = {"verdict": "pass"}
-REGRESSION = {"verdict": "regression"}
+REPO_ROOT = Path(__file__).resolve().parents[3]
+COMMIT = "a" * 40
+RULE = GateRule("evaluator", ("fid",), 0.05, min_base_seeds=10)
+BASE = SeedSet(
+    "evaluator",
+    tuple(
+        SeedResult(s, {"fid": 3.0 + s / 10, "classes_covered": 10.0}, f"b{s}") for s in range(10)
+    ),
+    label="the base",
+)
 
 
 class Doubler(mlflow.pyfunc.PythonModel):
@@ -44,11 +58,15 @@ def client(tracking_uri):
     return MlflowClient(tracking_uri=tracking_uri)
 
 
-def register(model_name, fid, commit="a" * 40, candidate=True) -> str:
-    """A pipeline-like run: metrics logged flat with dots, a model registered from it."""
-    with mlflow.start_run():
+def register(model_name, fid, commit=COMMIT, seed=42, params=None) -> tuple[str, str]:
+    """A pipeline-like run (metrics flat with dots, params) and a version registered from
+    it; (version, run id)."""
+    with mlflow.start_run() as run:
         mlflow.set_tag("mlflow.source.git.commit", commit)
-        mlflow.log_metrics({"evaluator.fid": fid, "evaluator.classes_covered": 10.0, "x": 1.0})
+        mlflow.log_params({"train.seed": seed, "train.loss": "hinge", **(params or {})})
+        metrics = {"fid": fid, "inception_score": 8.0, "kid": 0.4, "precision": 0.7}
+        metrics |= {"recall": 0.7, "classes_covered": 10.0}
+        mlflow.log_metrics({f"evaluator.{key}": value for key, value in metrics.items()})
         info = mlflow.pyfunc.log_model(
             name="generator",
             python_model=Doubler(),
@@ -56,49 +74,94 @@ def register(model_name, fid, commit="a" * 40, candidate=True) -> str:
             registered_model_name=model_name,
         )
     version = str(info.registered_model_version)
-    if candidate:
-        MlflowClient().set_registered_model_alias(model_name, "candidate", version)
-    return version
+    MlflowClient().set_registered_model_alias(model_name, "candidate", version)
+    return version, run.info.run_id
 
 
-def test_pass_moves_champion_and_fail_leaves_it(client):
+def gated(client, name, version, run_id, fids, commit=COMMIT):
+    """What `gate --decision` writes for a candidate whose first seed made ``version``, with
+    its digest recorded on the version as the gate does."""
+    seeds = tuple(
+        SeedResult(42 + i, {"fid": fid, "classes_covered": 10.0}, run_id if i == 0 else f"c{i}")
+        for i, fid in enumerate(fids)
+    )
+    result = decide(BASE, SeedSet("evaluator", seeds, commit=commit), RULE)
+    model = {"name": name, "version": version, "run_id": run_id}
+    document = decision_document(result, model, commit)
+    record_digest(client, model, document)
+    return json.loads(json.dumps(document))  # as promote reads it from the file
+
+
+def test_pass_moves_champion_with_its_evidence_and_a_regression_leaves_it(client):
     name = "gen-pass-fail"
-    first = register(name, fid=30.0)
-    promotion = promote(client, name, first, PASS)
+    first, first_run = register(name, fid=3.0)
+    promotion = promote(client, name, first, gated(client, name, first, first_run, [3.1, 3.2, 3.3]))
     assert promotion.promoted and promotion.previous_champion is None
-    assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == first
+    tags = client.get_model_version(name, first).tags
+    assert tags["gantrack.champion.seed_runs"] == f"{first_run},c1,c2"
+    assert tags["gantrack.champion.base_runs"].startswith("b0,b1,")
+    assert tags["gantrack.champion.commit"] == COMMIT
+    assert tags["gantrack.champion.metrics"].startswith("fid: base median 3.45")
 
-    second = register(name, fid=45.0)
-    promotion = promote(client, name, second, REGRESSION)
+    second, second_run = register(name, fid=9.0)
+    decision = gated(client, name, second, second_run, [9.0, 9.5, 10.0])
+    promotion = promote(client, name, second, decision)
     assert not promotion.promoted
     assert "'regression', not 'pass': 'champion' stays at version 1" in promotion.reason
-    assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == first
+    assert model_aliases(client, name) == {"champion": first, "candidate": second}
 
-    third = register(name, fid=25.0)
-    promotion = promote(client, name, third, PASS)
-    assert promotion.promoted and promotion.previous_champion == first
-    assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == third
-    # Only the alias moved: candidate still marks the newest version.
-    assert model_aliases(client, name) == {"champion": third, "candidate": third}
+
+@pytest.mark.parametrize("forged", [{"verdict": "pass"}, [1], "pass", None])
+def test_a_hand_written_decision_is_refused(client, forged):
+    name = "gen-forged"
+    version, _ = register(name, fid=3.0)
+    with pytest.raises(DecisionError, match="not a gate decision"):
+        promote(client, name, version, forged)
+    assert CHAMPION_ALIAS not in model_aliases(client, name)
+
+
+def test_a_decision_for_another_version_or_an_edited_one_is_refused(client):
+    name = "gen-mismatch"
+    first, first_run = register(name, fid=3.0)
+    second, second_run = register(name, fid=3.0)
+    decision = gated(client, name, first, first_run, [3.1, 3.2, 3.3])
+    with pytest.raises(DecisionError, match=f"version '{first}' \\(this version's: '{second}'\\)"):
+        promote(client, name, second, decision)
+    other_commit = gated(client, name, second, second_run, [3.1, 3.2, 3.3], commit="c" * 40)
+    with pytest.raises(DecisionError, match=r"commit 'c{40}'"):
+        promote(client, name, second, other_commit)
+    edited = gated(client, name, second, second_run, [9.0, 9.5, 10.0])
+    edited["verdict"] = "pass"
+    with pytest.raises(DecisionError, match="differs from the one the gate recorded"):
+        promote(client, name, second, edited)
+    client.delete_model_version_tag(name, second, DIGEST_TAG)
+    with pytest.raises(DecisionError, match="no gate digest"):
+        promote(client, name, second, gated(client, name, first, first_run, [3.1]) | {
+            "model": {"name": name, "version": second, "run_id": second_run}})  # fmt: skip
+    assert CHAMPION_ALIAS not in model_aliases(client, name)
 
 
 def test_missing_model_or_version_is_an_error_not_a_no_op(client):
     with pytest.raises(RegistryError, match="registered model 'no-such-model' not found"):
-        promote(client, "no-such-model", "1", PASS)
+        promote(client, "no-such-model", "1", {})
     name = "gen-missing-version"
     register(name, fid=30.0)
     with pytest.raises(RegistryError, match="version 7 not found"):
-        promote(client, name, "7", PASS)
+        promote(client, name, "7", {})
     with pytest.raises(RegistryError, match="has no alias 'staging'"):
         resolve_version(client, name, alias="staging")
 
 
-def test_champion_metrics_are_the_source_runs_nested_by_network(client):
-    name = "gen-metrics"
-    version = register(name, fid=28.5)
-    assert champion_metrics(client, name) is None  # no champion yet
-    promote(client, name, version, PASS)
-    assert champion_metrics(client, name) == {"evaluator": {"fid": 28.5, "classes_covered": 10.0}}
+def test_the_champions_base_is_every_recorded_seed_of_its_recipe(client):
+    name = "gen-champion-base"
+    version, run_id = register(name, fid=3.0, params={"train.batch_size": "8"})
+    for seed in (1, 2):
+        register(name, fid=3.0 + seed, seed=seed, params={"train.batch_size": "8"})
+    register(name, fid=5.0, seed=3, params={"train.batch_size": "16"})  # another recipe
+    promote(client, name, version, gated(client, name, version, run_id, [3.1, 3.2, 3.3]))
+    seeds = champion_seed_set(client, name, "evaluator")
+    assert sorted(seed.seed for seed in seeds.seeds) == [1, 2, 42]
+    assert "its recipe's 3 recorded seeds" in seeds.label
 
 
 def test_nest_metrics_splits_at_the_first_dot():
@@ -112,71 +175,44 @@ def test_nest_metrics_splits_at_the_first_dot():
 
 def test_a_stale_candidate_from_another_commit_is_refused(client):
     name = "gen-stale"
-    version = register(name, fid=30.0, commit="b" * 40)
+    version, _ = register(name, fid=30.0, commit="b" * 40)
     model_version = resolve_version(client, name, version)
     check_commit(client, model_version, "b" * 40)
     with pytest.raises(RegistryError, match=r"trained from commit b{40}, not c{40}"):
         check_commit(client, model_version, "c" * 40)
 
 
-def test_gate_against_the_champion_then_promote_commands(
-    client, tracking_uri, tmp_path, monkeypatch, raw_params, capsys
-):
-    """The CI sequence on main: gate --base-champion, then promote reads its decision."""
-    import yaml
-
+def test_gate_then_promote_commands(client, tracking_uri, tmp_path, monkeypatch, capsys):
+    """The CI sequence on main: gate with the base file and the candidate's seed files
+    records its decision on the version; promote moves champion only with that file."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.chdir(tmp_path)
     name = "gen-commands"
-    champion = register(name, fid=30.0)
-    promote(client, name, champion, PASS)
-    candidate = register(name, fid=40.0)  # +33%: a regression
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
-    raw_params["gate"].update(max_fid_increase=0.10)  # not the default's: +33% must fail
-    raw_params["gate"].update(max_kid_increase=None, max_inception_score_decrease=None)
-    raw_params["gate"].update(max_precision_decrease=None, max_recall_decrease=None)
+    version, run_id = register(name, fid=3.0)
+    base, decision = tmp_path / "base.json", tmp_path / "decision.json"
+    write_seed_set(BASE, base)
+    candidates = []
+    for i, fid in enumerate([3.1, 3.3, 3.2]):
+        path = tmp_path / f"seed-{42 + i}.json"
+        seed = SeedResult(42 + i, {"fid": fid, "classes_covered": 10.0}, run_id if i == 0 else None)
+        write_seed_set(SeedSet("evaluator", (seed,), commit=COMMIT), path)
+        candidates.append(str(path))
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(raw_params))
-    decision = tmp_path / "decision.json"
-
-    def gate_then_promote(current_fid):
-        current = tmp_path / "metrics.json"
-        current.write_text(json.dumps({"evaluator": {"fid": current_fid, "classes_covered": 10}}))
-        gate_code = gantrack_main(
-            [
-                "gate",
-                "--params",
-                str(params),
-                "--base-champion",
-                name,
-                "--current",
-                str(current),
-                "--decision",
-                str(decision),
-            ]
-        )
-        promote_code = gantrack_main(
-            ["promote", "--params", str(params), "--model", name, "--decision", str(decision)]
-        )
-        return gate_code, promote_code, capsys.readouterr().out
-
-    gate_code, promote_code, out = gate_then_promote(40.0)
-    assert (gate_code, promote_code) == (1, 1)
-    assert f"against the champion of `{name}`" in out and "`fid` rose from 30 to 40" in out
-    assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == champion
-
-    gate_code, promote_code, out = gate_then_promote(29.0)
-    assert (gate_code, promote_code) == (0, 0)
-    assert f"moved from version {champion} to version {candidate}" in out
-    assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == candidate
-
-
-def test_promote_command_missing_decision_or_model(
-    client, tracking_uri, tmp_path, monkeypatch, capsys
-):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
-    arguments = ["promote", "--model", "gen-commands-absent"]
-    assert gantrack_main([*arguments, "--decision", str(tmp_path / "absent.json")]) == 3
-    assert "gate decision unreadable" in capsys.readouterr().err
-    decision = tmp_path / "decision.json"
-    decision.write_text(json.dumps(PASS))
-    assert gantrack_main([*arguments, "--decision", str(decision)]) == 3
-    assert "registered model 'gen-commands-absent' not found" in capsys.readouterr().err
+    params.write_text((REPO_ROOT / "params.yaml").read_text().replace("gantrack-generator", name))
+    code = gantrack_main(
+        ["gate", "--params", str(params), "--base", str(base), "--candidate", *candidates,
+         "--decision", str(decision)]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    assert client.get_model_version(name, version).tags[DIGEST_TAG]
+    promote_command = ["promote", "--params", str(params), "--model", name, "--version", version]
+    assert gantrack_main([*promote_command, "--decision", str(decision)]) == 0
+    assert f"to version {version}" in capsys.readouterr().out
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"verdict": "pass"}))
+    assert gantrack_main([*promote_command, "--decision", str(forged)]) == 3
+    assert "not a gate decision" in capsys.readouterr().err
+    forged.write_text("[1]")
+    assert gantrack_main([*promote_command, "--decision", str(forged)]) == 3
+    assert gantrack_main([*promote_command, "--decision", str(tmp_path / "absent.json")]) == 3
+    assert "unreadable" in capsys.readouterr().err
