@@ -6,6 +6,7 @@
 # run the same commands. Run from the repository root.
 #
 # Inputs (environment; secrets come from the CI's secret store, never from the repository):
+#   SEED                the train job's seed (one of gate.seeds); unset: params.yaml's train.seed
 #   BASE_REF            revision to compare with (origin/main on a pull request); HEAD~1
 #   CI_OUT              folder for the report, the gate's decision and the artifacts; ci-out
 #   IS_MAIN             "true" for a run on the main branch: dvc push, champion promotion
@@ -16,7 +17,7 @@
 #   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, GCS_CREDENTIALS   the DVC remote's credentials
 set -euo pipefail
 
-STEPS="test remote pull repro base gate report comment push promote verdict"
+STEPS="test seeds install remote pull repro seed push base gate report comment promote verdict"
 BIN="${GANTRACK_BIN:-.venv/bin}"
 BIN_PATH="$(cd "$BIN" 2>/dev/null && pwd || echo "$BIN")"
 export PATH="$BIN_PATH:$PATH"
@@ -54,6 +55,24 @@ step_test() {
   make test
 }
 
+step_seeds() {
+  # gate.seeds as a JSON list: the train job's matrix. The run of params.yaml's own
+  # train.seed is the committed run (it registers the model; on main its outputs are pushed).
+  local seeds main
+  seeds="$(param gate.seeds | tr -d ' ')"
+  main="$(param train.seed)"
+  echo "the candidate's seeds: $seeds; the committed run's seed: $main"
+  if [[ ",${seeds:1:-1}," != *",$main,"* ]]; then
+    echo "warning: train.seed $main is not among gate.seeds: no train job makes the committed run" >&2
+  fi
+  output seeds "$seeds"
+}
+
+step_install() {
+  # The train and gate jobs install from the lock without running the tests again.
+  make .venv/.installed
+}
+
 step_remote() {
   # The pipeline works without a remote: everything below is then skipped or rebuilt.
   if ! has_remote; then
@@ -84,39 +103,58 @@ step_pull() {
   dvc pull --run-cache --allow-missing
 }
 
+this_seed() { echo "${SEED:-$(param train.seed)}"; }
+is_committed_run() { [[ "$(this_seed)" == "$(param train.seed)" ]]; }
+
 step_repro() {
   # --pull: a stage whose deps and params match a pushed run is downloaded, not recomputed.
-  if has_remote; then dvc repro --pull; else dvc repro; fi
+  local pull=()
+  if has_remote; then pull=(--pull); fi
+  if is_committed_run; then
+    dvc repro "${pull[@]}"
+  else
+    # Another of the gate's seeds: the same recipe reseeded, registering no model version.
+    dvc exp run "${pull[@]}" -S "train.seed=$(this_seed)" -S mlflow.registered_model=null
+  fi
+}
+
+step_seed() {
+  # This job's run as a one-seed set: what the gate job judges, with the other seeds'.
+  local seed
+  seed="$(this_seed)"
+  mkdir -p "$CI_OUT/seeds"
+  python -m gantrack gate --export-seed "$CI_OUT/seeds/seed-$seed.json"
+  if is_committed_run; then output committed true; else output committed false; fi
 }
 
 step_base() {
-  # The base's metrics as committed at BASE_REF (reports/metrics.json is git-tracked).
-  local metrics
-  metrics="$(param paths.metrics)"
-  if git show "$BASE_REF:$metrics" >"$CI_OUT/base-metrics.json" 2>/dev/null; then
-    echo "base metrics: $BASE_REF:$metrics"
+  # The base's recorded seeds as committed at BASE_REF (a change cannot weaken its own base).
+  local base
+  base="$(param paths.gate_base)"
+  if git show "$BASE_REF:$base" >"$CI_OUT/base.json" 2>/dev/null; then
+    echo "base seeds: $BASE_REF:$base"
   else
-    rm -f "$CI_OUT/base-metrics.json"
-    echo "no $metrics at $BASE_REF: the gate will report missing base data"
+    rm -f "$CI_OUT/base.json"
+    echo "no $base at $BASE_REF: the gate uses this checkout's $base"
   fi
 }
 
 step_gate() {
-  # On main with a tracking server the base is the registered champion (the first run there
-  # has none yet, and becomes it); elsewhere the base revision's metrics file.
-  local base=(--base "$CI_OUT/base-metrics.json" --base-label "\`$BASE_REF\`")
-  if [[ "${IS_MAIN:-false}" == true ]] && is_server; then
-    base=(--base-champion ${REGISTERED_MODEL:+"$REGISTERED_MODEL"} --allow-missing-base)
-  fi
+  local base=(--base-label "the recorded seeds at \`$BASE_REF\`")
+  if [[ -f "$CI_OUT/base.json" ]]; then base+=(--base "$CI_OUT/base.json"); fi
+  shopt -s nullglob
+  local candidates=("$CI_OUT"/seeds/seed-*.json)
+  shopt -u nullglob
   local code=0
-  python -m gantrack gate "${base[@]}" --report "$CI_OUT/gate.md" \
-    --decision "$CI_OUT/gate.json" || code=$?
+  # --expect-seeds: a seed whose train job failed left no result, and fails the candidate.
+  python -m gantrack gate "${base[@]}" --candidate "${candidates[@]}" --expect-seeds \
+    --report "$CI_OUT/gate.md" --decision "$CI_OUT/gate.json" || code=$?
   # The job fails in `verdict`, after the report is posted and the outputs uploaded.
   echo "$code" >"$CI_OUT/gate.exit"
   case "$code" in
     0) output verdict pass ;;
     1) output verdict regression ;;
-    3) output verdict missing ;;
+    3) output verdict bad-input ;;
     *) output verdict error ;;
   esac
 }
@@ -167,6 +205,7 @@ step_comment() {
 step_push() {
   if [[ "${IS_MAIN:-false}" != true ]]; then echo "not main: nothing pushed"; return; fi
   if ! has_remote; then echo "no DVC remote: nothing to push"; return; fi
+  if ! is_committed_run; then echo "seed $(this_seed) is not the committed run: nothing pushed"; return; fi
   # dvc push --run-cache, and the git-kept reports of each stage run that it leaves out.
   python -m gantrack push
 }
@@ -174,10 +213,15 @@ step_push() {
 step_promote() {
   if [[ "${IS_MAIN:-false}" != true ]]; then echo "not main: no promotion"; return; fi
   if ! is_server; then echo "no MLflow tracking server: no registry to promote in"; return; fi
+  # The version the gate judged: the committed run's (the decision names it; promote checks
+  # that the decision is the one the gate recorded on that very version).
+  local version
+  version="$(python -c 'import json, sys; model = json.load(open(sys.argv[1]))["model"]; print(model["version"] if model else "")' "$CI_OUT/gate.json")"
+  if [[ -z "$version" ]]; then echo "the gate's decision names no model version: nothing to promote"; return 1; fi
   # Exit 1 means "gate did not pass, champion left where it was": the verdict step fails the job.
   local code=0
-  python -m gantrack promote --decision "$CI_OUT/gate.json" --commit "$(git rev-parse HEAD)" \
-    ${REGISTERED_MODEL:+--model "$REGISTERED_MODEL"} || code=$?
+  python -m gantrack promote --decision "$CI_OUT/gate.json" --version "$version" \
+    --commit "$(git rev-parse HEAD)" ${REGISTERED_MODEL:+--model "$REGISTERED_MODEL"} || code=$?
   [[ "$code" -le 1 ]]
 }
 

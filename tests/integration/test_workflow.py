@@ -1,5 +1,7 @@
 """The CI workflow: valid by real linters, and every step a script of this repository."""
 
+import json
+import os
 import re
 import shutil
 import stat
@@ -22,7 +24,8 @@ def workflow(repo_root):
 
 
 def steps_of(workflow):
-    return workflow["jobs"]["retrain"]["steps"]
+    """Every job's steps, in the order the jobs run."""
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
 
 
 def script_steps(repo_root) -> list[str]:
@@ -94,9 +97,41 @@ def test_every_run_step_calls_an_existing_script_step(repo_root, workflow):
 
 
 def test_workflow_runs_every_script_step_in_the_scripts_order(repo_root, workflow):
-    # ci/local-workflow reads this order from the workflow: both run the same sequence.
+    # ci/local-workflow reads this order from the workflow: both run the same sequence
+    # (`install` opens both the train and the gate job).
     called = [step["run"].split()[1] for step in steps_of(workflow) if "run" in step]
-    assert called == script_steps(repo_root)
+    assert list(dict.fromkeys(called)) == script_steps(repo_root)
+    assert called.count("install") == 2
+
+
+def test_the_seeds_train_in_parallel_and_one_gate_judges_them(workflow):
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["test", "train", "gate"]
+    assert jobs["test"]["outputs"]["seeds"] == "${{ steps.seeds.outputs.seeds }}"
+    train = jobs["train"]
+    assert train["needs"] == "test"
+    assert train["strategy"]["matrix"]["seed"] == "${{ fromJSON(needs.test.outputs.seeds) }}"
+    assert train["strategy"]["fail-fast"] is False  # a failed seed is the gate's to judge
+    assert train["env"]["SEED"] == "${{ matrix.seed }}"
+    gate = jobs["gate"]
+    assert gate["needs"] == ["test", "train"]
+    downloads = [
+        step["with"] for step in gate["steps"] if "download-artifact" in step.get("uses", "")
+    ]
+    assert {"pattern": "seed-*", "path": "ci-out/seeds/", "merge-multiple": True} in downloads
+    uploads = [step["with"]["name"] for step in train["steps"] if "upload" in step.get("uses", "")]
+    assert uploads == ["seed-${{ matrix.seed }}", "outputs"]
+
+
+def test_the_seeds_step_gives_the_matrix_gate_seeds_as_json(repo_root, tmp_path):
+    environment = {**os.environ, "CI_OUT": str(tmp_path), "PATH": f"{BIN}:/usr/bin:/bin"}
+    result = subprocess.run(
+        ["bash", str(RETRAIN), "seeds"], cwd=repo_root, env=environment, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    seeds = yaml.safe_load((repo_root / "params.yaml").read_text())["gate"]["seeds"]
+    assert f"seeds={json.dumps(seeds).replace(' ', '')}" in (tmp_path / "outputs.env").read_text()
 
 
 def test_unknown_step_is_a_usage_error(repo_root):
@@ -115,12 +150,15 @@ def test_triggers_permissions_and_setup(workflow):
             assert watched in paths, (event, watched)
     assert triggers["push"]["branches"] == ["main"]
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
-    steps = steps_of(workflow)
-    (setup,) = [step for step in steps if step.get("uses", "").startswith("actions/setup-python")]
-    assert setup["with"]["cache"] == "pip"
-    (checkout,) = [step for step in steps if step.get("uses", "").startswith("actions/checkout")]
-    assert checkout["with"]["fetch-depth"] == 0
-    assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
+    for name, job in workflow["jobs"].items():  # each job is a fresh runner: set up in each
+        steps = job["steps"]
+        (setup,) = [step for step in steps if step.get("uses", "").startswith("actions/setup")]
+        assert setup["with"]["cache"] == "pip", name
+        checkout = steps[0]
+        assert checkout["uses"].startswith("actions/checkout"), name
+        assert checkout["with"]["fetch-depth"] == 0, name
+    uploads = [step for step in steps_of(workflow) if "upload-artifact" in step.get("uses", "")]
+    assert uploads
 
 
 def test_secrets_only_from_the_secret_store(repo_root, workflow):
@@ -178,12 +216,22 @@ def envs(parsed) -> dict[str, dict]:
     return envs
 
 
-def step_runs(parsed, envs, step_name, event, verdict="pass", remote="true", status="success"):
+def step_runs(
+    parsed,
+    envs,
+    step_name,
+    event,
+    verdict="pass",
+    remote="true",
+    status="success",
+    committed="true",
+):
     """Whether the step runs, its condition (the parser's, implicit ``success()`` included)
     evaluated by GitHub's evaluator as the runner would."""
     steps = {
         "gate": {"outputs": {"verdict": verdict}, "outcome": "success"},
         "remote": {"outputs": {"configured": remote}, "outcome": "success"},
+        "seed": {"outputs": {"committed": committed}, "outcome": "success"},
     }
     (step,) = [step for step in parsed["steps"] if step["name"] == step_name]
     contexts = {"github": github_context(event), "env": envs[event], "steps": steps}
@@ -204,7 +252,8 @@ def test_githubs_parser_catches_a_broken_workflow(repo_root, tmp_path):
 
 
 def test_a_step_without_if_runs_only_after_success(parsed):
-    (step,) = [step for step in parsed["steps"] if step["name"] == "Reproduce the pipeline"]
+    name = "Reproduce the pipeline with this seed"
+    (step,) = [step for step in parsed["steps"] if step["name"] == name]
     assert step["if"] == "success()"
 
 
@@ -217,18 +266,22 @@ def test_promotion_only_on_main_and_only_when_the_gate_passed(parsed, envs, even
 
 @pytest.mark.parametrize("event", sorted(EVENTS))
 @pytest.mark.parametrize("remote", ["true", "false"])
-def test_push_only_on_main_with_a_remote(parsed, envs, event, remote):
-    pushes = step_runs(
-        parsed, envs, "Push outputs and run cache to the DVC remote", event, remote=remote
-    )
-    assert pushes == (event in ON_MAIN and remote == "true")
+@pytest.mark.parametrize("committed", ["true", "false"])
+def test_push_only_on_main_with_a_remote_from_the_committed_run(
+    parsed, envs, event, remote, committed
+):
+    name = "Push outputs and run cache to the DVC remote"
+    pushes = step_runs(parsed, envs, name, event, remote=remote, committed=committed)
+    assert pushes == (event in ON_MAIN and remote == "true" and committed == "true")
 
 
 @pytest.mark.parametrize("event", sorted(EVENTS))
 def test_report_comment_and_upload_run_after_a_failed_gate(parsed, envs, event):
     for name in ("Report", "Comment on the pull request", "Upload outputs"):
         assert step_runs(parsed, envs, name, event, verdict="fail", status="failure"), name
-    assert not step_runs(parsed, envs, "Reproduce the pipeline", event, status="failure")
+    assert not step_runs(
+        parsed, envs, "Reproduce the pipeline with this seed", event, status="failure"
+    )
 
 
 def test_expression_evaluation_follows_github():
@@ -280,7 +333,8 @@ MLFLOW_STEPS = {"repro", "gate", "report", "promote"}
 
 def test_the_mlflow_secrets_reach_only_the_steps_that_use_mlflow(workflow):
     assert not MLFLOW_SECRETS & set(workflow["env"]), "a job-wide secret reaches `make test`"
-    assert not MLFLOW_SECRETS & set(workflow["jobs"]["retrain"].get("env", {}))
+    for job in workflow["jobs"].values():
+        assert not MLFLOW_SECRETS & set(job.get("env", {}))
     given = {
         step["run"].split()[1]
         for step in steps_of(workflow)

@@ -47,6 +47,7 @@ TINY = {
     "sample": {"num_images": 100, "grid_rows": 3},
     "feature_networks": {"batch_size": 50},
     "evaluate": {"splits": 2, "fid_bootstrap_resamples": 10, "kid_subsets": 5},
+    "gate": {"seeds": [42, 43]},  # k = 2: CI's k-seed path on tiny params
 }
 
 

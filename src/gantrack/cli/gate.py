@@ -67,10 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--candidate",
         type=Path,
-        nargs="+",
+        nargs="*",
         metavar="FILE",
         help="seed sets of the candidate, one per seed (gate --export-seed); default: this "
         "checkout's run as one seed",
+    )
+    parser.add_argument(
+        "--expect-seeds",
+        action="store_true",
+        help="every seed of gate.seeds must have a result: a missing one (its training job "
+        "failed) fails the candidate",
     )
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), metavar="FILE")
     parser.add_argument("--base-label", help="how the report names the base")
@@ -120,11 +126,12 @@ def judge(params, arguments) -> int:
         base = sources.champion_seed_set(_client(), model, rule.network)
     else:
         base = sources.read_base(arguments.base or params.paths.gate_base, arguments.base_label)
-    if arguments.candidate:
-        candidate = sources.read_candidates(arguments.candidate)
+    if arguments.candidate is not None:
+        candidate = sources.read_candidates(arguments.candidate, rule.network)
     else:
         candidate = sources.checkout_seed_set(params, Path.cwd())
-    result = decide(base, candidate, rule)
+    expected = params.gate.seeds if arguments.expect_seeds else ()
+    result = decide(base, candidate, rule, expected)
     report = format_report(result, sources.read_rates(params.paths.gate_power))
     print(report, end="")
     if arguments.report is not None:

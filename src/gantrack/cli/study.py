@@ -45,12 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--poll", type=float, default=15.0, metavar="S", help="seconds between looks")
     status = commands.add_parser("status", help="what is complete, failed, queued or not run")
     status.add_argument("study", type=Path)
+    export = commands.add_parser(
+        "export", help="a point's complete seeds as a seed set (the gate's base)"
+    )
+    export.add_argument("study", type=Path)
+    export.add_argument("--point", required=True, help="the point (recipe) to export")
+    export.add_argument(
+        "--output", type=Path, required=True, metavar="FILE", help="e.g. reports/gate/base.json"
+    )
     report = commands.add_parser("report", help="write reports/studies/<name>/")
     report.add_argument("study", type=Path)
     report.add_argument(
         "--output", type=Path, metavar="DIR", help="default: reports/studies/<study name>"
     )
-    for sub in (run, status, report):
+    for sub in (run, status, export, report):
         sub.add_argument("--params", type=Path, default=Path("params.yaml"), metavar="FILE")
     return parser
 
@@ -130,7 +138,56 @@ def report(study, arguments) -> int:
     return EXIT_DONE
 
 
-COMMANDS = {"run": run, "status": status, "report": report}
+def export(study, arguments) -> int:
+    from gantrack.config import load_params
+    from gantrack.gate.seed_sets import SeedResult, SeedSet, write_seed_set
+    from gantrack.study import store
+    from gantrack.study.spec import recipe_params
+
+    names = [point.name for point in study.points]
+    if arguments.point not in names:
+        print(
+            f"gantrack study: error: no point {arguments.point!r} in {study.path} "
+            f"(points: {', '.join(names)})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    network = load_params(arguments.params).gate.network
+    client, experiment_id, current = _store(arguments.params)
+    found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
+    point = study.point(arguments.point)
+    complete = [
+        found[(point.name, seed)] for seed in point.seeds if found[(point.name, seed)].complete
+    ]
+    seeds = tuple(
+        SeedResult(
+            seed.seed,
+            {
+                key.split(".", 1)[1]: value
+                for key, value in seed.run.data.metrics.items()
+                if key.startswith(f"{network}.")
+            },
+            seed.run.info.run_id,
+            seed.run.data.tags.get("mlflow.source.git.commit"),
+        )
+        for seed in complete
+    )
+    if not seeds:
+        print(f"gantrack study: error: {point.name} has no complete seed yet", file=sys.stderr)
+        return EXIT_FAILED_RUNS
+    params = recipe_params(study.params[(point.name, point.seeds[0])])
+    seed_set = SeedSet(
+        network=network,
+        seeds=seeds,
+        label=f"{point.name} of {study.path} ({len(seeds)} seeds)",
+        recipe=store.recipe_hash(params),
+    )
+    write_seed_set(seed_set, arguments.output)
+    print(f"wrote {arguments.output}: {len(seeds)} of {len(point.seeds)} seeds of {point.name}")
+    return EXIT_DONE if len(seeds) == len(point.seeds) else EXIT_FAILED_RUNS
+
+
+COMMANDS = {"run": run, "status": status, "export": export, "report": report}
 
 
 def _store(params_file: Path):

@@ -128,20 +128,31 @@ class GateResult:
         return any(test.smallest_p <= test.threshold for test in self.tests)
 
 
-def decide(base: SeedSet, candidate: SeedSet, rule: GateRule) -> GateResult:
+def decide(
+    base: SeedSet, candidate: SeedSet, rule: GateRule, expected_seeds: Sequence[int] = ()
+) -> GateResult:
     """Judge ``candidate`` against ``base`` by ``rule``; :class:`GateInputError` when the
-    base cannot carry a judgement (too few seeds, a metric missing or not finite)."""
+    base cannot carry a judgement (too few seeds, a metric missing or not finite).
+
+    ``expected_seeds`` (CI's gate.seeds): a seed without a result is a failed run (its
+    training job failed), which fails the candidate."""
     _check_base(base, rule)
     if base.network != rule.network or candidate.network != rule.network:
         raise GateInputError(
             f"the gate scores network {rule.network!r} (gate.network), but the base is "
             f"{base.network!r} and the candidate {candidate.network!r}"
         )
-    failures = _broken(candidate, rule) + _lost_classes(base, candidate, rule)
-    tests = _tests(base, candidate, rule)
+    present = {seed.seed for seed in candidate.seeds}
+    failures = tuple(
+        f"seed {seed}: no result (its training job failed or did not run)"
+        for seed in expected_seeds
+        if seed not in present
+    )
+    failures += _broken(candidate, rule) + _lost_classes(base, candidate, rule)
+    tests = _tests(base, candidate, rule) if candidate.seeds else ()
     regressed = bool(failures) or any(test.regression for test in tests)
     notes = ()
-    if not any(test.smallest_p <= test.threshold for test in tests):
+    if tests and not any(test.smallest_p <= test.threshold for test in tests):
         k, n = len(candidate.seeds), len(base.seeds)
         notes = (
             f"{k} candidate seed{'s' if k > 1 else ''} against {n} base seeds cannot show a "

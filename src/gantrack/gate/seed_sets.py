@@ -86,7 +86,7 @@ def combine(sets: Sequence[SeedSet], label: str = "") -> SeedSet:
     counted twice (training is deterministic), which would make the gate overconfident.
     """
     if not sets:
-        raise SeedSetError("no seed sets to combine")
+        return SeedSet(network="", seeds=(), label=label)
     networks = {item.network for item in sets}
     if len(networks) > 1:
         raise SeedSetError(f"the seed sets score different networks: {sorted(networks)}")

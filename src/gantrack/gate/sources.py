@@ -33,9 +33,11 @@ def read_base(path: Path, label: str | None = None) -> SeedSet:
     return replace(base, label=label or base.label)
 
 
-def read_candidates(paths: Sequence[Path]) -> SeedSet:
-    """The candidate's seeds, one file each (or several seeds in one), as one set."""
-    return combine([read_seed_set(path) for path in paths], label="the candidate")
+def read_candidates(paths: Sequence[Path], network: str) -> SeedSet:
+    """The candidate's seeds, one file each (or several seeds in one), as one set (an
+    empty one, of ``network``, when no file is given)."""
+    combined = combine([read_seed_set(path) for path in paths], label="the candidate")
+    return combined if combined.seeds else replace(combined, network=network)
 
 
 def checkout_seed_set(params, repo: Path) -> SeedSet:

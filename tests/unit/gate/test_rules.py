@@ -110,3 +110,12 @@ def test_several_metrics_are_held_to_holms_levels():
     fid, recall = result.tests
     assert fid.regression and fid.threshold == pytest.approx(0.025)  # the smaller p first
     assert not recall.regression
+
+
+def test_a_seed_without_a_result_fails_the_candidate():
+    candidate = seed_set([3.0, 3.1], first_seed=42)
+    result = decide(BASE, candidate, RULE, expected_seeds=[42, 43, 44])
+    assert result.verdict == "regression"
+    assert result.failures[0] == "seed 44: no result (its training job failed or did not run)"
+    nothing = decide(BASE, SeedSet("evaluator", ()), RULE, expected_seeds=[42])
+    assert nothing.verdict == "regression" and nothing.tests == ()
