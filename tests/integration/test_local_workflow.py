@@ -44,8 +44,13 @@ def load_runner(repo_root):
 
 def test_steps_are_read_from_the_workflow_in_order(repo_root):
     runner = load_runner(repo_root)
-    text = "steps:\n  - run: ci/retrain.sh b\n  - uses: x\n  - run: ci/retrain.sh a\n"
+    text = (
+        "jobs:\n  one:\n    steps:\n      - run: ci/retrain.sh b\n      - uses: x\n"
+        "  two:\n    strategy: {matrix: {seed: [1, 2]}}\n    steps:\n"
+        "      - run: ci/retrain.sh a\n"
+    )
     assert runner.workflow_steps(text) == ["b", "a"]
+    assert runner.workflow_jobs(text) == [("one", ["b"], False), ("two", ["a"], True)]
     workflow = (repo_root / ".github/workflows/retrain.yml").read_text()
     jobs = runner.workflow_jobs(workflow)
     assert [(name, per_seed) for name, _, per_seed in jobs] == [
