@@ -112,9 +112,7 @@ def main(argv: list[str] | None = None) -> None:
             elapsed = recipe.epoch(round_number)
             if round_number >= args.warmup:
                 seconds[name].append(elapsed)
-    rates = {
-        name: recipes[name].steps / statistics.median(times) for name, times in seconds.items()
-    }
+    rates = {name: 1 / statistics.median(times) for name, times in seconds.items()}
     print(
         f"xla {base.xla}, op determinism {'on' if args.deterministic else 'off'}, "
         f"{args.num_images} images an epoch, median of {args.rounds} epochs, "
