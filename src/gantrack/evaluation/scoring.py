@@ -29,6 +29,7 @@ from gantrack.evaluation.metrics import (
     precision_recall,
 )
 from gantrack.io import load_arrays, save_arrays
+from gantrack.metric_table import HEADLINE
 
 
 @dataclass(frozen=True)
@@ -44,25 +45,12 @@ class NetworkOutputs:
 
 _OTHER_SPLIT = {"train": "test", "test": "train"}
 
-# The answer first: `dvc exp show` and `dvc metrics show` list a metrics file's keys in
-# its order, so these lead each network's block; the rest (intervals, yardsticks, counts)
-# follow in the order they were computed.
-HEADLINE_METRICS = (
-    "fid",
-    "inception_score",
-    "kid",
-    "precision",
-    "recall",
-    "classes_covered",
-    "smallest_class_share",
-    "data_copying_ct",
-    "classification_accuracy_score",
-)
-
 
 def headline_first(metrics: dict[str, float]) -> dict[str, float]:
-    """``metrics`` with :data:`HEADLINE_METRICS` (those present) first, in that order."""
-    leading = {name: metrics[name] for name in HEADLINE_METRICS if name in metrics}
+    """``metrics`` with the headline (:data:`gantrack.metric_table.HEADLINE`, those present)
+    first, in that order: `dvc exp show` and `dvc metrics show` list a metrics file's keys
+    in its order. The rest (intervals, yardsticks, counts) follow in the order computed."""
+    leading = {name: metrics[name] for name in HEADLINE if name in metrics}
     return leading | {name: value for name, value in metrics.items() if name not in leading}
 
 

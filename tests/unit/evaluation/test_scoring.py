@@ -3,7 +3,6 @@ import pytest
 from support.images import quadrant_images
 
 from gantrack.evaluation.scoring import (
-    HEADLINE_METRICS,
     NetworkOutputs,
     build_reference,
     describe_reference,
@@ -17,6 +16,7 @@ from gantrack.evaluation.scoring import (
     score_data_copying,
     score_generated,
 )
+from gantrack.metric_table import HEADLINE
 
 
 def outputs(seed, num=200, shift=0.0, one_class=None):
@@ -98,7 +98,7 @@ def test_headline_metrics_lead_in_their_order():
     ordered = headline_first(metrics)
     assert list(ordered) == ["fid", "kid", "recall", "density", "num_images"]
     assert ordered == metrics
-    assert HEADLINE_METRICS[:3] == ("fid", "inception_score", "kid")
+    assert HEADLINE[:3] == ("fid", "inception_score", "kid")
 
 
 def test_data_copying_of_training_features_reads_as_copying(reference):
