@@ -8,12 +8,11 @@ the closest sample/training pairs, and why a metric is absent.
 from gantrack.config import Params
 from gantrack.data.splits import load_split
 from gantrack.distribute import evaluation_strategy
-from gantrack.evaluation.feature_networks import feature_network_from_params
+from gantrack.evaluation.feature_networks.registry import feature_network_from_params
+from gantrack.evaluation.reference import load_reference, reference_file
 from gantrack.evaluation.scoring import (
     describe_reference,
     headline_first,
-    load_reference,
-    reference_file,
     score_as_training_data,
     score_classes,
     score_data_copying,

@@ -2,15 +2,17 @@ import numpy as np
 import pytest
 from support.images import quadrant_images
 
-from gantrack.evaluation.scoring import (
-    NetworkOutputs,
+from gantrack.evaluation.feature_networks.base import NetworkOutputs
+from gantrack.evaluation.in_training import quick_scorer
+from gantrack.evaluation.reference import (
     build_reference,
-    describe_reference,
-    headline_first,
     load_reference,
-    quick_scorer,
     reference_file,
     save_reference,
+)
+from gantrack.evaluation.scoring import (
+    describe_reference,
+    headline_first,
     score_as_training_data,
     score_classes,
     score_data_copying,
