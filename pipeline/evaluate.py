@@ -20,7 +20,7 @@ from gantrack.evaluation.scoring import (
 )
 from gantrack.io import load_arrays, load_json, save_json
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.runs import log_artifacts, log_metrics, set_tag
+from gantrack.tracking.log import log_artifacts, log_metrics, set_tag
 
 
 def evaluate(params: Params) -> None:

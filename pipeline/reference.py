@@ -13,7 +13,7 @@ from gantrack.distribute import evaluation_strategy
 from gantrack.evaluation.feature_networks.registry import feature_network_from_params
 from gantrack.evaluation.reference import build_reference, reference_file, save_reference
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.runs import log_metrics
+from gantrack.tracking.log import log_metrics
 
 
 def reference(params: Params, network_name: str) -> None:

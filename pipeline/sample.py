@@ -21,8 +21,9 @@ from gantrack.gan.sampling import (
 from gantrack.images import make_grid, rows_by_class, save_png
 from gantrack.io import save_arrays
 from gantrack.stage import run_stage
+from gantrack.tracking.log import log_artifacts
+from gantrack.tracking.lost_store import unless_store_lost
 from gantrack.tracking.registry import log_generator, log_sampler, register_candidate
-from gantrack.tracking.runs import log_artifacts, unless_store_lost
 
 
 def sample(params: Params) -> None:

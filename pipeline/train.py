@@ -10,7 +10,7 @@ from gantrack.gan.session import WORKER_OUTPUTS, TrainingSinks, train_generator
 from gantrack.images import save_png
 from gantrack.io import csv_sink, save_model
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.runs import epoch_metrics_sink, grid_image_sink, log_artifacts, log_metrics
+from gantrack.tracking.log import epoch_metrics_sink, grid_image_sink, log_artifacts, log_metrics
 
 
 def train(params: Params) -> None:

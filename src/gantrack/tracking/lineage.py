@@ -19,7 +19,8 @@ from pathlib import Path
 
 from gantrack.io import save_json
 from gantrack.tracking.limits import MAX_METRICS_PER_BATCH
-from gantrack.tracking.runs import EXECUTION_KEY_TAG, STAGES_TAG, retry_when_locked
+from gantrack.tracking.runs import EXECUTION_KEY_TAG, STAGES_TAG
+from gantrack.tracking.store import retry_when_locked
 
 REUSED_TAG_PREFIX = "gantrack.reused."
 # Tags every stage sets for itself (see gantrack.tracking.runs.stage_run): never copied.

@@ -301,6 +301,11 @@ def _record(line: Mapping[str, Any]) -> SpoolRecord:
     return SpoolRecord(line["seq"], line["kind"], line["time_ms"], line["data"])
 
 
+def spool_root(repo_root: Path) -> Path:
+    """Where runs' spools live: ``<repo>/.gantrack/spool`` (git-ignored)."""
+    return Path(repo_root) / ".gantrack" / "spool"
+
+
 def spools(root: Path) -> list[Spool]:
     """Every run's spool under ``root`` (oldest first)."""
     if not Path(root).is_dir():
