@@ -37,7 +37,7 @@ def make_standins(folder: Path) -> dict[str, Path]:
     """Random-init InceptionV3 weights and an untrained evaluator, saved in ``folder``."""
     import keras
 
-    from gantrack.evaluation.classifier import build_evaluator
+    from gantrack.evaluation.evaluator import build_evaluator
 
     weights = folder / "inception_v3_random.weights.h5"
     keras.applications.InceptionV3(include_top=True, weights=None).save_weights(weights)
@@ -48,7 +48,7 @@ def make_standins(folder: Path) -> dict[str, Path]:
 
 def benchmark(name: str, images: np.ndarray, args, standins: dict[str, Path]) -> str:
     """One row: load time, throughput and output widths of network ``name``."""
-    from gantrack.evaluation.feature_networks import load_feature_network
+    from gantrack.evaluation.feature_networks.registry import load_feature_network
 
     if name == "inception_2015" and args.inception_2015_graph is None:
         return f"{name:<15} skipped: no --inception-2015-graph"

@@ -23,13 +23,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy import linalg
 
-from gantrack.evaluation.metrics import (
-    density_coverage,
-    frechet_distance,
-    gaussian_statistics,
-    kernel_inception_distance,
-    precision_recall,
-)
+from gantrack.evaluation.metrics.frechet import frechet_distance, gaussian_statistics
+from gantrack.evaluation.metrics.kid import kernel_inception_distance
+from gantrack.evaluation.metrics.manifold import density_coverage, precision_recall
 
 
 def frechet_with_sqrtm(mu1, sigma1, mu2, sigma2) -> float:

@@ -134,9 +134,9 @@ class GantrackFit:
     def __init__(self, config, image_shape, seed: int, logging_folder: Path | None = None):
         from gantrack.epoch_report import EpochReport, TrainingProgress
         from gantrack.gan.callbacks import GridSnapshot, NonFiniteLossCheck
-        from gantrack.gan.grids import save_png
         from gantrack.gan.sampling import grid_inputs
         from gantrack.gan.training import build_gan
+        from gantrack.images import save_png
         from gantrack.io import csv_sink
 
         self.config, self.seed = config, seed

@@ -8,12 +8,11 @@ the closest sample/training pairs, and why a metric is absent.
 from gantrack.config import Params
 from gantrack.data.splits import load_split
 from gantrack.distribute import evaluation_strategy
-from gantrack.evaluation.feature_networks import feature_network_from_params
+from gantrack.evaluation.feature_networks.registry import feature_network_from_params
+from gantrack.evaluation.reference import load_reference, reference_file
 from gantrack.evaluation.scoring import (
     describe_reference,
     headline_first,
-    load_reference,
-    reference_file,
     score_as_training_data,
     score_classes,
     score_data_copying,
@@ -21,7 +20,7 @@ from gantrack.evaluation.scoring import (
 )
 from gantrack.io import load_arrays, load_json, save_json
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.runs import log_artifacts, log_metrics, set_tag
+from gantrack.tracking.log import log_artifacts, log_metrics, set_tag
 
 
 def evaluate(params: Params) -> None:

@@ -8,7 +8,7 @@ from gantrack.data.datasets import load_dataset
 from gantrack.data.splits import data_card, prepare_splits, save_split
 from gantrack.io import keras_home, save_json
 from gantrack.stage import run_stage
-from gantrack.tracking.runs import log_dict, log_metrics, set_tag
+from gantrack.tracking.log import log_dict, log_metrics, set_tag
 
 
 def prepare(params: Params) -> None:

@@ -10,10 +10,10 @@ import sys
 from gantrack.config import Params
 from gantrack.data.splits import load_split
 from gantrack.distribute import evaluation_strategy
-from gantrack.evaluation.feature_networks import feature_network_from_params
-from gantrack.evaluation.scoring import build_reference, reference_file, save_reference
+from gantrack.evaluation.feature_networks.registry import feature_network_from_params
+from gantrack.evaluation.reference import build_reference, reference_file, save_reference
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.runs import log_metrics
+from gantrack.tracking.log import log_metrics
 
 
 def reference(params: Params, network_name: str) -> None:

@@ -16,7 +16,7 @@ from gantrack.report.figures import (
 )
 from gantrack.report.page import RunReport, render_page
 from gantrack.stage import run_stage
-from gantrack.tracking.runs import log_artifacts
+from gantrack.tracking.log import log_artifacts
 
 
 def report(params: Params) -> None:

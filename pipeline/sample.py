@@ -11,19 +11,19 @@ request-table sampler that is registered as `mlflow.registered_model`@candidate.
 import keras
 
 from gantrack.config import Params
-from gantrack.gan.grids import make_grid, save_png
 from gantrack.gan.networks import num_classes_of
 from gantrack.gan.sampling import (
     class_labels,
     generate_images,
     interpolation_inputs,
     latent_dim_of,
-    rows_by_class,
 )
+from gantrack.images import make_grid, rows_by_class, save_png
 from gantrack.io import save_arrays
 from gantrack.stage import run_stage
+from gantrack.tracking.log import log_artifacts
+from gantrack.tracking.lost_store import unless_store_lost
 from gantrack.tracking.registry import log_generator, log_sampler, register_candidate
-from gantrack.tracking.runs import log_artifacts, unless_store_lost
 
 
 def sample(params: Params) -> None:

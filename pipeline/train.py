@@ -6,11 +6,11 @@ from pathlib import Path
 from gantrack.config import Params
 from gantrack.distribute import is_chief
 from gantrack.gan.checkpoints import OUTSIDE_REPOSITORY_VARIABLE, check_checkpoint_folder
-from gantrack.gan.grids import save_png
 from gantrack.gan.session import WORKER_OUTPUTS, TrainingSinks, train_generator
+from gantrack.images import save_png
 from gantrack.io import csv_sink, save_model
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.runs import epoch_metrics_sink, grid_image_sink, log_artifacts, log_metrics
+from gantrack.tracking.log import epoch_metrics_sink, grid_image_sink, log_artifacts, log_metrics
 
 
 def train(params: Params) -> None:

@@ -6,7 +6,7 @@ from gantrack.epoch_report import EpochReport
 from gantrack.evaluation.classifier import train_evaluator
 from gantrack.io import csv_sink, load_json, save_json, save_model
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.runs import epoch_metrics_sink, log_metrics
+from gantrack.tracking.log import epoch_metrics_sink, log_metrics
 
 
 def train(params: Params) -> None:

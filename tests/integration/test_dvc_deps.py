@@ -92,11 +92,12 @@ def test_no_stage_depends_on_code_its_script_does_not_import(project_copy):
 def test_a_dep_removed_from_dvc_yaml_is_named(project_copy):
     dvc_yaml = project_copy / "dvc.yaml"
     text = dvc_yaml.read_text()
-    assert "      - src/gantrack/evaluation\n" in text
-    dvc_yaml.write_text(text.replace("      - src/gantrack/evaluation\n", "", 1))
+    assert "      - src/gantrack/evaluation/reference.py\n" in text
+    dvc_yaml.write_text(text.replace("      - src/gantrack/evaluation/reference.py\n", "", 1))
     problems = missing_deps(project_copy)
-    assert "reference_evaluator: src/gantrack/evaluation/scoring.py is imported but not a dep" in (
-        problems
+    assert (
+        "reference_evaluator: src/gantrack/evaluation/reference.py is imported but not a dep"
+        in problems
     )
 
 
@@ -134,10 +135,8 @@ def test_bytecode_in_dep_folders_changes_no_dep_hash(project_copy):
             (cache / f"{subfolder.name}.cpython-311.pyc").write_bytes(b"\x00bytecode")
     assert folder_dep_hashes(project_copy) == before
     # The check can see a change: a source file edited in one of those folders is one.
-    scoring = project_copy / "src/gantrack/evaluation/scoring.py"
-    scoring.write_text(scoring.read_text() + "\n# edited\n")
+    memorisation = project_copy / "src/gantrack/evaluation/metrics/memorisation.py"
+    memorisation.write_text(memorisation.read_text() + "\n# edited\n")
     after_edit = folder_dep_hashes(project_copy)
-    assert (
-        after_edit["evaluate: src/gantrack/evaluation"]
-        != before["evaluate: src/gantrack/evaluation"]
-    )
+    key = "evaluate: src/gantrack/evaluation/metrics"
+    assert after_edit[key] != before[key]

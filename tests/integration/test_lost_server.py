@@ -19,8 +19,8 @@ from mlflow.tracking import MlflowClient
 from support.pipeline_repo import BIN, edit_params, environment, run
 from support.stall_proxy import StallProxy
 
-from gantrack.tracking.runs import HTTP_REQUEST_BOUNDS
 from gantrack.tracking.services import start_mlflow_server
+from gantrack.tracking.store import HTTP_REQUEST_BOUNDS
 
 pytestmark = pytest.mark.slow
 EPOCHS = 6

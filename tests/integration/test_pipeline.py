@@ -321,8 +321,8 @@ def test_default_params_give_a_usable_gan(tmp_path, repo_root):
 def assert_memorisation_known_answers(reference_path: Path) -> None:
     """Meehan et al.'s test on real digits in the trained evaluator's feature space: the
     training set scored as samples reads as copying; held-out digits do not."""
-    from gantrack.evaluation.metrics import data_copying
-    from gantrack.evaluation.scoring import load_reference
+    from gantrack.evaluation.metrics.memorisation import data_copying
+    from gantrack.evaluation.reference import load_reference
 
     reference = load_reference(reference_path)
     train, test = reference.split_features("train"), reference.split_features("test")

@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 
 import gantrack.stage
 from gantrack.stage import run_stage
-from gantrack.tracking.runs import log_metrics
+from gantrack.tracking.log import log_metrics
 from gantrack.tracking.services import free_port
 
 

@@ -34,6 +34,6 @@ def registered_model_name(params: Params, source: str = "params.yaml") -> str:
 
 def tracking_context():
     """The stages' own store and experiment: ``MLFLOW_TRACKING_URI``, else the repo's sqlite."""
-    from gantrack.tracking.runs import TrackingContext
+    from gantrack.tracking.context import TrackingContext
 
     return TrackingContext.from_environment(os.environ, Path.cwd())

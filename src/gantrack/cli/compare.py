@@ -3,7 +3,9 @@
 Reads runs with ``mlflow.search_runs`` into pandas, ranks them best first by one metric,
 and writes a Markdown report (``reports/compare.md``) with a table of the swept params and
 the key metrics; runs that differ only in the GAN's seed are also grouped, with the
-median, min and max over the seeds of each recipe. Beside them, two kinds of plot: a
+median, min, max and IQR over the seeds of each recipe (:func:`gantrack.study.statistics.summarise`,
+as the recipe study). Which way each metric is better, and which lead the table, come
+from :mod:`gantrack.metric_table`. Beside them, two kinds of plot: a
 metric's history over epochs for each run (``eval.fid``, the in-training FID, by
 default), and the ranking metric against each swept param. The table and plot data come
 from pure functions of the runs' DataFrame; searching and drawing are the edges.
@@ -27,25 +29,18 @@ from typing import Any
 
 import pandas as pd
 
-# Metrics shown in the table when a run has them, after the ranking metric.
+from gantrack import metric_table
+from gantrack.study.statistics import summarise
+
+# Metrics shown in the table when a run has them, after the ranking metric: the evaluator's
+# headline (each with its interval), then training's.
 KEY_METRICS = [
-    *(f"evaluator.{name}" for name in ("fid", "fid_ci_low", "fid_ci_high", "inception_score")),
-    *(f"evaluator.{name}" for name in ("kid", "precision", "recall", "classes_covered")),
-    "evaluator.smallest_class_share",
-    "best_fid",
-    "best_epoch",
-    "training_seconds",
-]
-# Which way is better ("min": lower), by the metric's last name part (`evaluator.fid` -> `fid`).
-DIRECTION_BY_NAME = {
-    **dict.fromkeys(("fid", "fid_ci_low", "fid_ci_high", "kid", "class_kl", "best_fid"), "min"),
-    **dict.fromkeys(("d_loss", "g_loss", "loss", "test_loss", "fid_train_test"), "min"),
-    **dict.fromkeys(("inception_score", "precision", "recall", "density", "coverage"), "max"),
-    **dict.fromkeys(("classes_covered", "accuracy", "test_accuracy"), "max"),
-    **dict.fromkeys(("smallest_class_share", "training_images_per_second"), "max"),
-    **dict.fromkeys(("largest_class_share", "training_seconds"), "min"),
-    **dict.fromkeys(("real_inception_score",), "max"),
-}
+    f"evaluator.{name}"
+    for headline in metric_table.HEADLINE
+    for name in (headline, *(metric_table.metric(headline).interval or ()))
+] + ["best_fid", "best_epoch", "training_seconds"]
+# What a recipe's column gives over its seeds: keys of SeedSummary.as_dict().
+SEED_STATISTICS = ("median", "min", "max", "iqr")
 MAX_PARAM_PLOTS = 4
 # Params that shape no run's numbers (the gate is not a stage; file locations; where and
 # how runs are logged): left out of reproducing commands and of what tells recipes apart.
@@ -61,19 +56,17 @@ SEED_METRICS = (
 )
 
 
-def metric_direction(metric: str) -> str:
-    """``"min"`` if lower values of ``metric`` are better, ``"max"`` if higher are.
+def metric_direction(name: str) -> str:
+    """``"min"`` if lower values of metric ``name`` are better, ``"max"`` if higher are
+    (:func:`gantrack.metric_table.direction`, by the name's last dotted part).
 
-    Raises ``ValueError`` for a metric whose direction is not known: pass it explicitly.
+    Raises ``ValueError`` for a metric not in the table or with no better side: pass the
+    direction explicitly.
     """
-    direction = DIRECTION_BY_NAME.get(metric.rsplit(".", 1)[-1])
-    if direction is None:
-        raise ValueError(
-            f"which way is better for {metric!r} is not known "
-            f"(known: {', '.join(sorted(DIRECTION_BY_NAME))}); "
-            "give --direction min or --direction max"
-        )
-    return direction
+    try:
+        return metric_table.direction(name)
+    except ValueError as error:
+        raise ValueError(f"{error}; give --direction min or --direction max") from None
 
 
 def select_dvc_experiments(runs: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -242,9 +235,11 @@ def seed_groups(
     """One row per recipe: the runs whose params differ only in ``seed_params``.
 
     Columns: the params that differ between recipes, ``seeds`` (how many runs), then for
-    the ranking metric and each of ``metrics`` the median, min and max over the seeds
-    (``<metric> median`` ...). Rows best first by the ranking metric's median. A single
-    GAN run proves little: the spread between seeds is the noise any comparison must beat.
+    the ranking metric and each of ``metrics`` the median, min, max and interquartile range
+    over the seeds' finite values (``<metric> median`` ...), computed as the recipe study
+    does (:func:`gantrack.study.statistics.summarise`). Rows best first by the ranking
+    metric's median. A single GAN run proves little: the spread between seeds is the noise
+    any comparison must beat.
     """
     recipe = recipe_columns(runs, seed_params)
     # Group keys as text (a missing param is its own value), named as in the table.
@@ -252,13 +247,22 @@ def seed_groups(
     everything = pd.Series("", index=runs.index, name="recipe")  # no recipe differs: one group
     columns = [c for c in dict.fromkeys(f"metrics.{m}" for m in [metric, *metrics]) if c in runs]
     grouped = runs.groupby(keys or [everything], sort=False)
-    table = grouped[columns].agg(["median", "min", "max"])
-    table.columns = [f"{column[8:]} {statistic}" for column, statistic in table.columns]
+    table = grouped[columns].apply(_over_seeds)
     table.insert(0, "seeds", grouped.size())
     ascending = direction == "min"
     table = table.sort_values(f"{metric} median", ascending=ascending, kind="stable")
     table = table.reset_index()
     return table if keys else table.drop(columns="recipe")
+
+
+def _over_seeds(recipe_runs: pd.DataFrame) -> pd.Series:
+    """One recipe's ``metrics.*`` columns summarised: ``<metric> <statistic>`` values."""
+    cells = {}
+    for column in recipe_runs.columns:
+        summary = summarise(recipe_runs[column].to_numpy(dtype=float)).as_dict()
+        name = column[len("metrics.") :]
+        cells |= {f"{name} {statistic}": summary[statistic] for statistic in SEED_STATISTICS}
+    return pd.Series(cells, dtype=float)
 
 
 def median_curves(curves: pd.DataFrame, recipes: pd.Series) -> pd.DataFrame:
@@ -381,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-param",
         action="append",
         help="a param that only reseeds a recipe (repeatable; default train.seed): runs that "
-        "differ only in these are grouped, with median, min and max per recipe",
+        "differ only in these are grouped, with median, min, max and IQR per recipe",
     )
     return parser
 
@@ -524,7 +528,8 @@ def render_report(
             "",
             "## Over seeds",
             "",
-            f"Runs that differ only in {seeds}, grouped: median, min and max over the seeds.",
+            f"Runs that differ only in {seeds}, grouped: median, min, max and interquartile "
+            "range (IQR) over the seeds.",
             "",
             markdown_table(recipes),
         ]

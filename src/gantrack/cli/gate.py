@@ -190,7 +190,7 @@ def _client():
 
 def _client_or_none():
     """The store's client, or None when no tracking server answers (local sqlite always does)."""
-    from gantrack.tracking.runs import TrackingStoreError, check_tracking_server
+    from gantrack.tracking.store import TrackingStoreError, check_tracking_server
 
     try:
         check_tracking_server(tracking_context().tracking_uri)

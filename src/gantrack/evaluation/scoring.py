@@ -1,147 +1,41 @@
 """Scoring generated images with a feature network: network outputs in, metrics dict out.
 
-Real-data statistics (a :class:`Reference`) are computed once per (dataset, network) by the
-``reference`` stage and cached, so scoring a new generator never re-runs the network on
-real images. Every number comes with the number of images behind it; what describes the
-scoring (the network's label, the reference split, class histograms, the closest
-sample/training pairs) is returned apart, for ``evaluation_details``: not a metric.
+Real-data statistics (a :class:`~gantrack.evaluation.reference.Reference`) are computed
+once per (dataset, network) by the ``reference`` stage and cached, so scoring a new
+generator never re-runs the network on real images. This is the full evaluation of the
+``evaluate`` stage; training's cheap FID and KID are :mod:`gantrack.evaluation.in_training`.
+Every number comes with the number of images behind it; what describes the scoring (the
+network's label, the reference split, class histograms, the closest sample/training
+pairs) is returned apart, for ``evaluation_details``: not a metric.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from gantrack.config import EvaluateConfig, EvaluatorConfig
 from gantrack.evaluation.classifier import classification_accuracy_score
-from gantrack.evaluation.metrics import (
-    class_statistics,
-    data_copying,
-    density_coverage,
+from gantrack.evaluation.feature_networks.base import NetworkOutputs
+from gantrack.evaluation.metrics.classes import class_statistics
+from gantrack.evaluation.metrics.frechet import (
     frechet_distance,
     frechet_distance_bootstrap,
     gaussian_statistics,
-    inception_score,
-    kernel_inception_distance,
-    precision_recall,
 )
-from gantrack.io import load_arrays, save_arrays
-
-
-@dataclass(frozen=True)
-class NetworkOutputs:
-    """What a network says about a set of images: ``(N, d)`` features, ``(N, C)`` probabilities."""
-
-    features: np.ndarray
-    probabilities: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-
-_OTHER_SPLIT = {"train": "test", "test": "train"}
-
-# The answer first: `dvc exp show` and `dvc metrics show` list a metrics file's keys in
-# its order, so these lead each network's block; the rest (intervals, yardsticks, counts)
-# follow in the order they were computed.
-HEADLINE_METRICS = (
-    "fid",
-    "inception_score",
-    "kid",
-    "precision",
-    "recall",
-    "classes_covered",
-    "smallest_class_share",
-    "data_copying_ct",
-    "classification_accuracy_score",
-)
+from gantrack.evaluation.metrics.inception_score import inception_score
+from gantrack.evaluation.metrics.kid import kernel_inception_distance
+from gantrack.evaluation.metrics.manifold import density_coverage, precision_recall
+from gantrack.evaluation.metrics.memorisation import data_copying
+from gantrack.evaluation.reference import Reference
+from gantrack.metric_table import HEADLINE
 
 
 def headline_first(metrics: dict[str, float]) -> dict[str, float]:
-    """``metrics`` with :data:`HEADLINE_METRICS` (those present) first, in that order."""
-    leading = {name: metrics[name] for name in HEADLINE_METRICS if name in metrics}
+    """``metrics`` with the headline (:data:`gantrack.metric_table.HEADLINE`, those present)
+    first, in that order: `dvc exp show` and `dvc metrics show` list a metrics file's keys
+    in its order. The rest (intervals, yardsticks, counts) follow in the order computed."""
+    leading = {name: metrics[name] for name in HEADLINE if name in metrics}
     return leading | {name: value for name, value in metrics.items() if name not in leading}
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One network's view of the real data: features, their Gaussian, and the yardsticks.
-
-    ``fid_train_test`` (train vs test split: two samples of the real distribution) is the
-    floor a perfect generator would reach at these sample sizes. Nothing here depends on
-    a scoring setting (IS splits, KID subsets...), so changing those never recomputes it,
-    nor retrains the GAN whose in-training FID uses it.
-    """
-
-    network: str
-    label: str
-    split: str
-    features: np.ndarray  # (N, d) float64
-    probabilities: np.ndarray  # (N, C)
-    held_out_features: np.ndarray  # (M, d) the other split's: memorisation's held-out data
-    labels: np.ndarray  # (N,) true classes of the real images
-    mean: np.ndarray  # (d,)
-    covariance: np.ndarray  # (d, d)
-    fid_train_test: float
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    def split_features(self, split: str) -> np.ndarray:
-        """Features of the prepared ``split`` (``"train"`` or ``"test"``)."""
-        if split not in _OTHER_SPLIT:
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        return self.features if split == self.split else self.held_out_features
-
-
-def build_reference(
-    network: str,
-    label: str,
-    split: str,
-    outputs: dict[str, NetworkOutputs],
-    labels: np.ndarray,
-) -> Reference:
-    """The reference of ``split`` (``"train"`` or ``"test"``) from both splits' outputs."""
-    reference, held_out = outputs[split], outputs[_OTHER_SPLIT[split]]
-    mean, covariance = gaussian_statistics(reference.features)
-    return Reference(
-        network=network,
-        label=label,
-        split=split,
-        features=reference.features,
-        probabilities=reference.probabilities,
-        held_out_features=held_out.features,
-        labels=labels,
-        mean=mean,
-        covariance=covariance,
-        fid_train_test=frechet_distance(
-            *gaussian_statistics(outputs["train"].features),
-            *gaussian_statistics(outputs["test"].features),
-        ),
-    )
-
-
-_ARRAYS = ("features", "probabilities", "held_out_features", "labels", "mean", "covariance")
-_SCALARS = ("fid_train_test",)
-_STRINGS = ("network", "label", "split")
-
-
-def save_reference(path: Path, reference: Reference) -> None:
-    """One ``.npz`` (strings and scalars as 0-d arrays; loads without pickle)."""
-    fields = {name: np.asarray(getattr(reference, name)) for name in _ARRAYS + _SCALARS + _STRINGS}
-    save_arrays(path, **fields)
-
-
-def load_reference(path: Path) -> Reference:
-    arrays = load_arrays(path, _ARRAYS + _SCALARS + _STRINGS)
-    return Reference(
-        **{name: arrays[name] for name in _ARRAYS},
-        **{name: float(arrays[name]) for name in _SCALARS},
-        **{name: str(arrays[name]) for name in _STRINGS},
-    )
 
 
 def score_generated(
@@ -261,28 +155,6 @@ def score_data_copying(
         ],
     }
     return metrics, details
-
-
-def quick_scorer(
-    reference: Reference, kid_subsets: int, kid_subset_size: int, seed: int
-) -> Callable[[NetworkOutputs], dict[str, float]]:
-    """FID and KID only: cheap enough to run every few epochs during training."""
-
-    def score(generated: NetworkOutputs) -> dict[str, float]:
-        fid = frechet_distance(
-            *gaussian_statistics(generated.features), reference.mean, reference.covariance
-        )
-        kid, kid_std = kernel_inception_distance(
-            reference.features, generated.features, kid_subsets, kid_subset_size, seed
-        )
-        return {"fid": fid, "kid": kid, "kid_std": kid_std}
-
-    return score
-
-
-def reference_file(directory: Path, network: str) -> Path:
-    """Where the ``reference`` stage keeps ``network``'s statistics (dvc.yaml names it too)."""
-    return Path(directory) / f"{network}.npz"
 
 
 def score_as_training_data(

@@ -14,7 +14,7 @@ import numpy as np
 
 from gantrack.epoch_report import EpochSink
 from gantrack.errors import GantrackError
-from gantrack.gan.grids import make_grid
+from gantrack.images import make_grid
 
 GridSink = Callable[[int, np.ndarray], None]
 # A generator's input: latent vectors (N, latent_dim), or [latents, labels (N, 1)] when

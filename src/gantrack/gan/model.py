@@ -7,12 +7,12 @@ variants are fixed when the model is built, so Python ``if``s on them are resolv
 tracing time, and cost nothing per step.
 
 ``xla=True`` compiles the update (both networks' forward and backward passes, the optimiser
-steps and the weight average) with XLA as one fused program: 1.26x the images per second
-of the same step without it on a 2-core CPU (``bench/bench_training.py``:
-``gantrack+xla+logs`` against ``gantrack+logs``). Keras's own
-``jit_compile`` declines when op determinism is on and on CPU-only machines; the update here
-uses only ops XLA compiles deterministically on CPU (a run repeats bit for bit), and an op
-it cannot compile fails the first step loudly rather than falling back.
+steps and the weight average) with XLA as one fused program; ``bench/bench_training.py``
+measures what it gains (``gantrack+xla+logs`` against ``gantrack+logs``), and
+``CHANGELOG.md`` keeps the numbers. Keras's own ``jit_compile`` declines when op
+determinism is on and on CPU-only machines; the update here uses only ops XLA compiles
+deterministically on CPU (a run repeats bit for bit), and an op it cannot compile fails
+the first step loudly rather than falling back.
 """
 
 from __future__ import annotations

@@ -88,24 +88,6 @@ def grid_inputs(latent_dim: int, rows: int, seed: int, num_classes: int | None =
     return generator_inputs(latent, labels), num_classes
 
 
-def rows_by_class(
-    images: np.ndarray, labels: np.ndarray, num_classes: int, columns: int
-) -> np.ndarray:
-    """The first ``columns`` images of each class, class by class: a grid row per class.
-
-    A class with fewer images leaves its row short; :func:`gantrack.gan.grids.make_grid` fills
-    cells row by row, so each class is padded with blank ``(-1)`` images to stay on its row.
-    """
-    height_width_channels = images.shape[1:]
-    blank = np.full((1, *height_width_channels), -1.0, dtype=images.dtype)
-    rows = []
-    for label in range(num_classes):
-        members = images[labels == label][:columns]
-        padding = np.repeat(blank, columns - len(members), axis=0)
-        rows.append(np.concatenate([members, padding]))
-    return np.concatenate(rows)
-
-
 def slerp(start: np.ndarray, end: np.ndarray, fractions: np.ndarray) -> np.ndarray:
     """Spherical interpolation from ``start`` to ``end`` (``(d,)`` each) at ``fractions``.
 

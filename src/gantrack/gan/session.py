@@ -24,8 +24,10 @@ from gantrack.config import Params
 from gantrack.data.splits import Split, array_checksum, load_split
 from gantrack.distribute import make_strategy
 from gantrack.epoch_report import EpochReport, EpochSink, TrainingProgress
-from gantrack.evaluation.feature_networks import feature_network_from_params
-from gantrack.evaluation.scoring import load_reference, quick_scorer, reference_file
+from gantrack.evaluation.feature_networks.base import on_replicas
+from gantrack.evaluation.feature_networks.evaluator_network import load_evaluator_network
+from gantrack.evaluation.in_training import quick_scorer
+from gantrack.evaluation.reference import load_reference, reference_file
 from gantrack.gan.callbacks import (
     GridSink,
     GridSnapshot,
@@ -174,7 +176,7 @@ def periodic_evaluation(
     the rule of the ``evaluate`` stage.
     """
     config = params.train
-    network = feature_network_from_params("evaluator", params, strategy)  # on every replica
+    network = on_replicas(lambda: load_evaluator_network(params.paths.evaluator), strategy)
     reference = load_reference(reference_file(params.paths.reference_dir, "evaluator"))
     scorer = quick_scorer(
         reference,

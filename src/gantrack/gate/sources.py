@@ -44,7 +44,7 @@ def checkout_seed_set(params, repo: Path) -> SeedSet:
     """This checkout's run as a one-seed set: ``paths.metrics``, the evaluate stage's run
     record (the MLflow run), ``train.seed`` and the git commit."""
     from gantrack.study.store import recipe_hash
-    from gantrack.tracking.runs import git_state
+    from gantrack.tracking.provenance import git_state
 
     metrics_path = Path(params.paths.metrics)
     try:

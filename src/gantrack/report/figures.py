@@ -12,8 +12,7 @@ from io import BytesIO
 import numpy as np
 from matplotlib.figure import Figure
 
-from gantrack.gan.grids import make_grid, png_bytes, to_uint8
-from gantrack.gan.sampling import rows_by_class
+from gantrack.images import make_grid, png_bytes, rows_by_class, to_uint8
 
 
 def figure_png(figure: Figure) -> bytes:

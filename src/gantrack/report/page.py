@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gantrack import metric_table
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1250px;
        color: #222; padding: 0 1em; }
@@ -98,66 +100,72 @@ def render_page(report: RunReport) -> str:
     )
 
 
+# The headline table's rows: the metrics a row shows (labels, meanings, formats and
+# directions from the metric table), what it stands beside, and a pointer further down.
+# (classes_covered holds the class shares beside it; precision and recall share a row.)
+HEADLINE_ROWS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("fid",), ""),
+    (("inception_score",), ""),
+    (("kid",), ""),
+    (("precision", "recall"), ""),
+    (("classes_covered",), ""),
+    (("data_copying_ct",), "Memorisation, below"),
+    (("classification_accuracy_score",), "Samples as training data, below"),
+)
+
+
 def _headline_rows(metrics: Mapping[str, float]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for names, below in HEADLINE_ROWS:
+        entries = [metric_table.metric(name) for name in names]
+        meaning = " / ".join(entry.meaning for entry in entries)
+        better = {entry.better for entry in entries}
+        if len(better) == 1 and "" not in better:
+            meaning = f"{better.pop()} is better: {meaning}"
+        rows.append(
+            (
+                " / ".join(entry.label for entry in entries),
+                " / ".join(_with_uncertainty(entry, metrics) for entry in entries),
+                " / ".join(_yardstick(name, metrics) for name in names),
+                f"{meaning} ({below})" if below else meaning,
+            )
+        )
+    return rows
+
+
+def _with_uncertainty(entry: metric_table.Metric, metrics: Mapping[str, float]) -> str:
+    """The metric's value as the table formats it, with its interval or standard deviation."""
+    shown = _formatted(entry.name, metrics.get(entry.name))
+    if entry.interval and all(metrics.get(bound) is not None for bound in entry.interval):
+        low, high = (_formatted(entry.name, metrics[bound]) for bound in entry.interval)
+        shown += f" [{low}, {high}]"
+    if entry.std:
+        shown += f" ± {_formatted(entry.name, metrics.get(entry.std))}"
+    return shown
+
+
+def _yardstick(name: str, metrics: Mapping[str, float]) -> str:
+    """What metric ``name`` stands beside: this run's yardstick where it measured one, else
+    the table's."""
     value = metrics.get
-    fid = _number(value("fid"))
-    if value("fid_ci_low") is not None and value("fid_ci_high") is not None:
-        fid += f" [{_number(value('fid_ci_low'))}, {_number(value('fid_ci_high'))}]"
-    rows = [
-        (
-            "FID",
-            fid,
-            f"floor: FID(train, test) = {_number(value('fid_train_test'))}",
-            "lower is better; the floor is two samples of real data",
-        ),
-        (
-            "Inception Score",
-            f"{_number(value('inception_score'))} ± {_number(value('inception_score_std'))}",
-            f"ceiling: real images {_number(value('real_inception_score'))}",
-            "higher is better: confident and varied classes",
-        ),
-        (
-            "KID",
-            f"{_number(value('kid'))} ± {_number(value('kid_std'))}",
-            "0",
-            "lower is better; unbiased at any sample count",
-        ),
-        (
-            "precision / recall",
-            f"{_number(value('precision'))} / {_number(value('recall'))}",
-            "1 / 1",
-            "fidelity (samples on the real manifold) / diversity (real covered)",
-        ),
-        (
-            "classes covered",
-            _number(value("classes_covered"), digits=0),
-            f"smallest share {_percent(value('smallest_class_share'))}, largest "
-            f"{_percent(value('largest_class_share'))}",
-            "each class ≥ 1% of the samples counts",
-        ),
-        (
-            "data copying C_T",
-            _number(value("data_copying_ct"), digits=2),
-            "0",
-            "below −3: samples copy training images (Memorisation, below)",
-        ),
-        (
-            "classification accuracy score",
-            _percent(value("classification_accuracy_score")),
-            f"real data: {_percent(value('real_data_accuracy'))}",
-            "a classifier trained on samples, tested on real images (below)",
-        ),
-    ]
-    return [(name, shown, yardstick, meaning) for name, shown, yardstick, meaning in rows]
+    on_this_run = {
+        "fid": f"floor: FID(train, test) = {_number(value('fid_train_test'))}",
+        "inception_score": f"ceiling: real images {_number(value('real_inception_score'))}",
+        "classes_covered": f"smallest share {_percent(value('smallest_class_share'))}, "
+        f"largest {_percent(value('largest_class_share'))}",
+        "classification_accuracy_score": f"real data: {_percent(value('real_data_accuracy'))}",
+    }
+    return on_this_run.get(name, metric_table.metric(name).yardstick)
 
 
 def _other_networks(metrics: Mapping[str, Mapping[str, float]]) -> str:
     others = [name for name in metrics if name != "evaluator"]
     if not others:
         return ""
-    keys = ("fid", "inception_score", "kid", "precision", "recall")
-    rows = [(name, *(_number(metrics[name].get(key)) for key in keys)) for name in others]
-    return "<h3>Inception networks</h3>" + _table(("network", *keys), rows)
+    keys = metric_table.RECIPE_METRICS
+    header = ("network", *(metric_table.metric(key).label for key in keys))
+    rows = [(name, *(_formatted(key, metrics[name].get(key)) for key in keys)) for name in others]
+    return "<h3>Inception networks</h3>" + _table(header, rows)
 
 
 def _memorisation(
@@ -245,6 +253,12 @@ def _number(value: object, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{digits}f}" if _is_number(value) else _text(value)
+
+
+def _formatted(name: str, value: object) -> str:
+    """``value`` of metric ``name`` in the table's format: a percentage or ``digits`` places."""
+    entry = metric_table.metric(name)
+    return _percent(value) if entry.format == "percent" else _number(value, entry.digits)
 
 
 def _percent(value: object) -> str:

@@ -26,6 +26,12 @@ from typing import Any
 from gantrack.metric_table import RECIPE_METRICS
 from gantrack.study.spec import Point, Study, recipe_params, run_params
 from gantrack.study.statistics import summarise
+from gantrack.tracking.limits import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_PARAMS_PER_BATCH,
+    SEARCH_PAGE_SIZE,
+)
 
 NETWORK = "evaluator"  # the network a study judges recipes by (always scored)
 PARENT_TAG = "gantrack.study.parent"
@@ -39,8 +45,6 @@ CURVE = "eval.fid"  # the in-training FID, every train.eval_every epochs
 STEPS_PER_EPOCH = "steps_per_epoch"
 # Per-seed values a study reads from each run besides the recipe metrics.
 EXTRA_METRICS = ("training_seconds", "classes_covered", "smallest_class_share")
-MAX_PAGE = 1000
-MAX_PARAMS_PER_BATCH = 100  # MLflow's limit on params in one log_batch
 
 
 def metric_key(name: str) -> str:
@@ -104,7 +108,7 @@ def all_runs(client, experiment_id: str) -> list:
     while True:
         page = client.search_runs(
             [experiment_id],
-            max_results=MAX_PAGE,
+            max_results=SEARCH_PAGE_SIZE,
             order_by=["attributes.start_time DESC"],
             page_token=token,
         )
@@ -235,7 +239,7 @@ def _note(study: Study, point: Point) -> str:
 def _params(params: Mapping[str, str], point: Point | None) -> list:
     from mlflow.entities import Param
 
-    entries = [Param(key, value[:6000]) for key, value in params.items()]
+    entries = [Param(key, value[:MAX_PARAM_VALUE_LENGTH]) for key, value in params.items()]
     if point is not None:
         entries.append(Param("study.seeds", ",".join(map(str, point.seeds))))
     return entries
@@ -251,8 +255,8 @@ def _log_metrics(client, run_id: str, metrics: Mapping[str, float]) -> None:
 
     stamp = int(time.time() * 1000)
     entries = [Metric(key, value, stamp, 0) for key, value in metrics.items()]
-    for start in range(0, len(entries), MAX_PAGE):
-        client.log_batch(run_id, metrics=entries[start : start + MAX_PAGE])
+    for start in range(0, len(entries), MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=entries[start : start + MAX_METRICS_PER_BATCH])
 
 
 def recipe_results(client, study: Study, found: Mapping[tuple[str, int], SeedRun]) -> list:

@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gantrack.io import save_json
-from gantrack.tracking.runs import EXECUTION_KEY_TAG, STAGES_TAG, retry_when_locked
+from gantrack.tracking.limits import MAX_METRICS_PER_BATCH
+from gantrack.tracking.runs import EXECUTION_KEY_TAG, STAGES_TAG
+from gantrack.tracking.store import retry_when_locked
 
 REUSED_TAG_PREFIX = "gantrack.reused."
 # Tags every stage sets for itself (see gantrack.tracking.runs.stage_run): never copied.
 _OWN_TAGS = frozenset({STAGES_TAG, EXECUTION_KEY_TAG, "gantrack.git_dirty"})
-_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,8 @@ def link_reused_stage(client, run_id: str, record: StageRecord) -> None:
         for key in record.metrics
         for point in client.get_metric_history(record.run_id, key)
     ]
-    for start in range(0, len(metrics), _METRICS_PER_BATCH):
-        batch = metrics[start : start + _METRICS_PER_BATCH]
+    for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+        batch = metrics[start : start + MAX_METRICS_PER_BATCH]
         retry_when_locked(client.log_batch)(run_id, metrics=batch)
     artifact_root = source.info.artifact_uri
     tags = {key: source.data.tags[key] for key in record.tags if key in source.data.tags}

@@ -21,7 +21,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
 from gantrack.errors import GantrackError
 from gantrack.tracking import pyfunc_sampler
-from gantrack.tracking.runs import retry_when_locked
+from gantrack.tracking.store import retry_when_locked
 
 CANDIDATE_ALIAS = "candidate"  # what `sample` registers; the gate's promotion moves
 CHAMPION_ALIAS = "champion"  # to this alias (promote)

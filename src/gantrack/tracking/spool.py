@@ -49,15 +49,16 @@ from typing import Any
 
 from gantrack.errors import GantrackError
 from gantrack.io import load_json, save_json
+from gantrack.tracking.limits import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_PER_BATCH,
+    MAX_TAGS_PER_BATCH,
+)
 
 JOURNAL = "journal.jsonl"
 RUN_FILE = "run.json"
 LOCK_FILE = "owner.lock"
 KINDS = ("metrics", "params", "tags", "artifact", "end")
-# MLflow's limits for one log_batch call.
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_PER_BATCH = 100
-MAX_TAGS_PER_BATCH = 100
 # What a write reports when the disk (or the user's quota on it) has no room left.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -298,6 +299,11 @@ def _fsync_path(path: Path) -> None:
 
 def _record(line: Mapping[str, Any]) -> SpoolRecord:
     return SpoolRecord(line["seq"], line["kind"], line["time_ms"], line["data"])
+
+
+def spool_root(repo_root: Path) -> Path:
+    """Where runs' spools live: ``<repo>/.gantrack/spool`` (git-ignored)."""
+    return Path(repo_root) / ".gantrack" / "spool"
 
 
 def spools(root: Path) -> list[Spool]:

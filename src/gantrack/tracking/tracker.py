@@ -1,6 +1,6 @@
 """Logging that never waits on the tracking store: a spool in front, a sender behind.
 
-A stage's logging calls (:mod:`gantrack.tracking.runs`) go to the active :class:`Tracker`.
+A stage's logging calls (:mod:`gantrack.tracking.log`) go to the active :class:`Tracker`.
 It journals each call in the run's :class:`~gantrack.tracking.spool.Spool` (a local file
 append) and returns; one background thread sends the calls to MLflow in order. So the
 training loop's speed never depends on the server's: a slow, stalled or dead server only

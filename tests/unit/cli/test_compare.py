@@ -47,8 +47,9 @@ def test_metric_direction_by_last_name_part():
     assert metric_direction("evaluator.fid") == "min"
     assert metric_direction("inception_v3.kid") == "min"
     assert metric_direction("evaluator.inception_score") == "max"
-    with pytest.raises(ValueError, match="--direction"):
-        metric_direction("evaluator.feature_images_per_second")
+    for no_better_side in ("evaluator.num_images", "d_loss", "evaluator.unknown_metric"):
+        with pytest.raises(ValueError, match="--direction"):
+            metric_direction(no_better_side)
 
 
 def test_rank_lower_is_better_puts_missing_last(runs):
@@ -265,6 +266,7 @@ def test_seed_groups_give_median_min_max_per_recipe_best_first(seeded_runs):
     assert list(table["evaluator.fid median"]) == [19.0, 22.0]
     assert list(table["evaluator.fid min"]) == [18.0, 20.0]
     assert list(table["evaluator.fid max"]) == [21.0, 30.0]
+    assert list(table["evaluator.fid iqr"]) == [1.5, 5.0]  # as the recipe study's summarise
     assert list(table["evaluator.inception_score median"]) == [5.0, 4.2]
     best_is = seed_groups(seeded_runs, "evaluator.inception_score", "max", [])
     assert list(best_is["train.batch_size"]) == ["16", "32"]

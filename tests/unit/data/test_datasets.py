@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from test_cifar10 import write_folder as write_cifar_folder
 
+from gantrack.data import datasets, registry
 from gantrack.data.cifar10 import PYTHON_URL
 from gantrack.data.conversion import convert_image
 from gantrack.data.datasets import (
@@ -206,8 +207,15 @@ def test_own_data_missing_or_of_the_wrong_kind_is_explained(tmp_path):
     np.savez(tmp_path / "x.npz", images=np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(CorruptDatasetError, match="use dataset: npz"):
         load_dataset("image_folder", tmp_path / "x.npz", tmp_path / "keras")
-    with pytest.raises(ValueError, match=r"needs data\.source"):
+    with pytest.raises(ValueError, match=r"npz needs source: set data\.source to the \.npz file"):
         load_dataset("npz", None, tmp_path / "keras")
+    with pytest.raises(ValueError, match="source must be null for mnist_5k"):
+        load_dataset("mnist_5k", tmp_path / "mnist.npz", tmp_path / "keras")
+
+
+def test_every_registered_dataset_has_its_loader():
+    for entry in registry.DATASETS:
+        assert callable(getattr(datasets, entry.loader)), entry
 
 
 def test_npz_dataset_is_converted_to_the_configured_format(tmp_path):

@@ -2,12 +2,8 @@ import numpy as np
 import pytest
 from support.images import quadrant_images
 
-from gantrack.evaluation.classifier import (
-    build_evaluator,
-    classification_accuracy_score,
-    feature_extractor,
-    train_evaluator,
-)
+from gantrack.evaluation.classifier import classification_accuracy_score, train_evaluator
+from gantrack.evaluation.evaluator import build_evaluator, feature_extractor
 
 
 def test_evaluator_is_inception_style_and_exposes_features():

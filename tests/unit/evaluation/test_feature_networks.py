@@ -22,12 +22,11 @@ from keras.src.legacy.saving import legacy_h5_format
 
 from gantrack.config import FEATURE_NETWORK_NAMES, RESIZE_METHODS
 from gantrack.errors import GantrackError
-from gantrack.evaluation.classifier import build_evaluator, feature_extractor
-from gantrack.evaluation.feature_networks import (
+from gantrack.evaluation.evaluator import build_evaluator, feature_extractor
+from gantrack.evaluation.feature_networks import inception_2015
+from gantrack.evaluation.feature_networks.base import (
     CorruptFeatureNetworkError,
     FeatureNetworkNotFoundError,
-    inception_2015,
-    load_feature_network,
 )
 from gantrack.evaluation.feature_networks.inception_2015 import (
     ARCHIVE_URL,
@@ -42,6 +41,7 @@ from gantrack.evaluation.feature_networks.inception_v3 import (
     WEIGHTS_URL,
     find_weights,
 )
+from gantrack.evaluation.feature_networks.registry import load_feature_network
 
 
 def failing_download():

@@ -2,21 +2,23 @@ import numpy as np
 import pytest
 from support.images import quadrant_images
 
-from gantrack.evaluation.scoring import (
-    HEADLINE_METRICS,
-    NetworkOutputs,
+from gantrack.evaluation.feature_networks.base import NetworkOutputs
+from gantrack.evaluation.in_training import quick_scorer
+from gantrack.evaluation.reference import (
     build_reference,
-    describe_reference,
-    headline_first,
     load_reference,
-    quick_scorer,
     reference_file,
     save_reference,
+)
+from gantrack.evaluation.scoring import (
+    describe_reference,
+    headline_first,
     score_as_training_data,
     score_classes,
     score_data_copying,
     score_generated,
 )
+from gantrack.metric_table import HEADLINE
 
 
 def outputs(seed, num=200, shift=0.0, one_class=None):
@@ -98,7 +100,7 @@ def test_headline_metrics_lead_in_their_order():
     ordered = headline_first(metrics)
     assert list(ordered) == ["fid", "kid", "recall", "density", "num_images"]
     assert ordered == metrics
-    assert HEADLINE_METRICS[:3] == ("fid", "inception_score", "kid")
+    assert HEADLINE[:3] == ("fid", "inception_score", "kid")
 
 
 def test_data_copying_of_training_features_reads_as_copying(reference):

@@ -1,10 +1,12 @@
 """The run report page: self-contained, every section present, absent numbers explained."""
 
 import re
+from html import escape
 
 import numpy as np
 import pytest
 
+from gantrack.metric_table import HEADLINE, metric
 from gantrack.report.figures import (
     class_histogram,
     closest_pairs,
@@ -142,3 +144,12 @@ def test_figures_are_png_pictures():
         real_images_grid(images, np.full(30, -1)),  # unlabeled data
     ]
     assert all(figure.startswith(PNG_SIGNATURE) for figure in figures)
+
+
+def test_the_headline_reads_labels_and_meanings_from_the_metric_table():
+    html = page()
+    for name in HEADLINE:
+        if name == "smallest_class_share":  # shown as the yardstick of classes covered
+            continue
+        entry = metric(name)
+        assert escape(entry.label) in html and escape(entry.meaning) in html, name

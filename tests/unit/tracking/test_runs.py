@@ -9,20 +9,12 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from gantrack.tracking.runs import (
-    EXECUTION_KEY_TAG,
-    LOCK_TAG,
-    TrackingContext,
-    TrackingStoreError,
-    _is_dvc,
-    check_tracking_server,
-    default_tracking_uri,
-    log_metrics,
-    retry_when_locked,
-    run_name,
-    stage_run,
-)
+from gantrack.tracking.context import TrackingContext, _is_dvc, default_tracking_uri
+from gantrack.tracking.log import log_metrics
+from gantrack.tracking.provenance import run_name
+from gantrack.tracking.runs import EXECUTION_KEY_TAG, LOCK_TAG, stage_run
 from gantrack.tracking.services import free_port
+from gantrack.tracking.store import TrackingStoreError, check_tracking_server, retry_when_locked
 
 
 def test_context_defaults_to_sqlite_at_dvc_root(tmp_path):
@@ -229,7 +221,7 @@ def test_model_logging_is_skipped_with_one_line_when_the_store_goes_away(
 ):
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-    from gantrack.tracking.runs import unless_store_lost
+    from gantrack.tracking.lost_store import unless_store_lost
 
     gone = MlflowException("API request to http://127.0.0.1:5000 failed: refused")
     with stage_run("sample", params, context, work_dir=tmp_path):

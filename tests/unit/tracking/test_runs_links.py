@@ -4,7 +4,8 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from gantrack.__main__ import main as gantrack_main
-from gantrack.tracking.runs import is_server, latest_run_for_commit, run_url
+from gantrack.tracking.links import latest_run_for_commit, run_url
+from gantrack.tracking.store import is_server
 
 
 def test_only_servers_have_links():

@@ -6,16 +6,11 @@ from mlflow.tracking import MlflowClient
 
 from gantrack.cli import sync as sync_command
 from gantrack.tracking import tracker as tracker_module
-from gantrack.tracking.runs import (
-    TrackingContext,
-    TrackingStoreError,
-    default_tracking_uri,
-    log_artifacts,
-    log_metrics,
-    spool_root,
-    stage_run,
-)
-from gantrack.tracking.spool import Spool, spools
+from gantrack.tracking.context import TrackingContext, default_tracking_uri
+from gantrack.tracking.log import log_artifacts, log_metrics
+from gantrack.tracking.runs import stage_run
+from gantrack.tracking.spool import Spool, spool_root, spools
+from gantrack.tracking.store import TrackingStoreError
 from gantrack.tracking.sync import replay, replay_all
 
 

@@ -9,19 +9,31 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from gantrack.distribute import on_all_replicas
 from gantrack.errors import GantrackError
-from gantrack.evaluation.scoring import NetworkOutputs
 
 # Images are float (N, height, width, channels) in [-1, 1]; this much rounding is allowed.
 RANGE_TOLERANCE = 1e-3
 # One batch of images in, ``(features, probabilities)`` of that batch out, both NumPy.
 BatchFunction = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class NetworkOutputs:
+    """What a network says about a set of images: ``(N, d)`` features, ``(N, C)`` probabilities."""
+
+    features: np.ndarray
+    probabilities: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.features)
 
 
 class FeatureNetworkNotFoundError(GantrackError, FileNotFoundError):
@@ -115,6 +127,14 @@ def build_network(
     return FeatureNetwork(
         name, label, origin, features.shape[1], probabilities.shape[1], run_batch, image_shape
     )
+
+
+def on_replicas(load: Callable[[], FeatureNetwork], strategy=None) -> FeatureNetwork:
+    """The network ``load()`` returns, built in ``strategy``'s scope when there is one, with
+    every batch split across its replicas (:func:`gantrack.distribute.on_all_replicas`)."""
+    with strategy.scope() if strategy is not None else nullcontext():
+        network = load()
+    return replace(network, run_batch=on_all_replicas(network.run_batch, strategy))
 
 
 def to_rgb_255(images: np.ndarray) -> np.ndarray:

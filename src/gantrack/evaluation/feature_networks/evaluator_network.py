@@ -1,8 +1,9 @@
 """The ``evaluator`` feature network: gantrack's own classifier, trained on this dataset.
 
 Its features are the penultimate ``features`` layer, its probabilities the softmax over
-the dataset's classes (see :mod:`gantrack.evaluation.classifier`). Offline and fast, but its FID and
-IS are comparable only between gantrack runs on the same data and evaluator file.
+the dataset's classes (see :mod:`gantrack.evaluation.evaluator`). Offline and fast, but
+its FID and IS are comparable only between gantrack runs on the same data and evaluator
+file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from gantrack.evaluation.classifier import feature_extractor
+from gantrack.evaluation.evaluator import feature_extractor
 from gantrack.evaluation.feature_networks.base import (
     CorruptFeatureNetworkError,
     FeatureNetwork,

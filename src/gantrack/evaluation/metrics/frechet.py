@@ -102,13 +102,13 @@ def frechet_distance_bootstrap(
     generated features are computed once. Because centring commutes with ``R``, the
     covariance of a resample of ``X R`` is ``R Σ* R`` for that resample's covariance Σ*,
     so each resample costs one covariance and one ``eigvalsh``. Use a few hundred
-    resamples or more for a 95% interval; at d = 2048 each costs 1–2 s on two cores.
+    resamples or more for a 95% interval.
 
     Caveats: the interval shows how much FID moves with the choice of generated samples
     at this N; it is not an interval around the infinite-sample FID. A resample holds
-    only ≈63% distinct points, so its FID carries more small-N bias than the point
-    estimate and the interval can lie above it (d = 16, N = 100, true FID 0.64: point
-    estimate 1.31, 95% interval [1.72, 2.59]; at N = 3000: 0.63 in [0.61, 0.72]).
+    only ≈63% distinct points (1 − 1/e), so its FID carries more small-N bias than the
+    point estimate, and at N not far above d the whole interval can lie above it; with N
+    many times d it closes in around the point estimate.
     Resamples are regularised exactly when the point estimate
     ``frechet_distance(reference, gaussian_statistics(generated))`` is (same warning), so
     both describe the same estimator; resamples of fewer than ≈1.6 d points have singular

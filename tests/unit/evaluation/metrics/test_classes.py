@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gantrack.evaluation.metrics import class_statistics
+from gantrack.evaluation.metrics.classes import class_statistics
 
 
 def one_hot(labels, num_classes=10):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from gantrack.evaluation.metrics import (
+from gantrack.evaluation.metrics.frechet import (
     SingularCovarianceWarning,
     frechet_distance,
     frechet_distance_bootstrap,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gantrack.evaluation.metrics import inception_score
+from gantrack.evaluation.metrics.inception_score import inception_score
 
 
 def inception_score_by_formula(probabilities: np.ndarray) -> float:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gantrack.evaluation.metrics import kernel_inception_distance
+from gantrack.evaluation.metrics.kid import kernel_inception_distance
 
 
 def kid_by_double_loop(features_a, features_b):

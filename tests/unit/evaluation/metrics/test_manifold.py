@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from gantrack.evaluation.metrics import density_coverage, manifold, precision_recall
+from gantrack.evaluation.metrics import manifold
+from gantrack.evaluation.metrics.manifold import density_coverage, precision_recall
 
 
 def on_a_line(*positions):

@@ -5,8 +5,8 @@ import pytest
 from scipy.spatial.distance import cdist
 from scipy.stats import mannwhitneyu, norm
 
-from gantrack.evaluation.metrics import data_copying, memorisation
-from gantrack.evaluation.metrics.memorisation import mann_whitney_z
+from gantrack.evaluation.metrics import memorisation
+from gantrack.evaluation.metrics.memorisation import data_copying, mann_whitney_z
 
 DIMENSIONS = 16
 MIXTURE_MEANS = 4.0 * np.random.default_rng(123).standard_normal((5, DIMENSIONS))

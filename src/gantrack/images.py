@@ -1,4 +1,8 @@
-"""Image grids for people to look at."""
+"""Image grids for people to look at: images in [-1, 1] tiled, encoded and saved as PNG.
+
+Shared by training (the per-epoch grid), the ``sample`` stage and the run report, none of
+which needs the others' modules for it.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,24 @@ def make_grid(images: np.ndarray, rows: int, padding: int = 2) -> np.ndarray:
         top, left = padding + row * (height + padding), padding + column * (width + padding)
         grid[top : top + height, left : left + width] = pixels[index]
     return grid[..., 0] if channels == 1 else grid
+
+
+def rows_by_class(
+    images: np.ndarray, labels: np.ndarray, num_classes: int, columns: int
+) -> np.ndarray:
+    """The first ``columns`` images of each class, class by class: a grid row per class.
+
+    A class with fewer images leaves its row short; :func:`make_grid` fills cells row by
+    row, so each class is padded with blank ``(-1)`` images to stay on its row.
+    """
+    height_width_channels = images.shape[1:]
+    blank = np.full((1, *height_width_channels), -1.0, dtype=images.dtype)
+    rows = []
+    for label in range(num_classes):
+        members = images[labels == label][:columns]
+        padding = np.repeat(blank, columns - len(members), axis=0)
+        rows.append(np.concatenate([members, padding]))
+    return np.concatenate(rows)
 
 
 def png_bytes(picture: np.ndarray) -> bytes:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gantrack.gan.grids import make_grid, save_png, to_uint8
+from gantrack.images import make_grid, rows_by_class, save_png, to_uint8
 
 
 def test_to_uint8_maps_range_and_clips():
@@ -17,6 +17,12 @@ def test_grid_layout_and_padding():
     assert grid[6:10, 6:10].max() == 0  # fourth cell is empty
     with pytest.raises(ValueError, match="N, H, W, C"):
         make_grid(np.zeros((2, 4, 4)), rows=1)
+
+
+def test_rows_by_class_puts_each_class_on_its_row_padded_with_blanks():
+    images = np.arange(5, dtype=np.float32)[:, None, None, None] * np.ones((5, 1, 1, 1))
+    grid = rows_by_class(images, np.array([0, 1, 0, 0, 2]), 3, columns=2)
+    np.testing.assert_array_equal(grid[:, 0, 0, 0], [0, 2, 1, -1, 4, -1])
 
 
 def test_save_png_round_trips(tmp_path):
