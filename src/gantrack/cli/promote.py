@@ -1,7 +1,7 @@
 """``python -m gantrack promote``: move the ``champion`` alias if, and only if, the gate passed.
 
 Reads the decision that ``python -m gantrack gate --decision FILE`` wrote, so promotion
-cannot happen without a gate run, and :func:`gantrack.tracking.registry.promote` holds the rule.
+cannot happen without a gate run, and :func:`gantrack.gate.promotion.promote` holds the rule.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def main(argv: list[str]) -> int:
     from mlflow.tracking import MlflowClient
 
     from gantrack.config import ConfigError, load_params
-    from gantrack.tracking.registry import check_commit, promote, resolve_version
+    from gantrack.gate.promotion import promote
+    from gantrack.tracking.registry import check_commit, resolve_version
 
     arguments = build_parser().parse_args(argv)
     try:

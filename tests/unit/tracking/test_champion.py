@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from gantrack.__main__ import main as gantrack_main
 from gantrack.gate.decision import DIGEST_TAG, DecisionError, decision_document
+from gantrack.gate.promotion import promote
 from gantrack.gate.rules import GateRule, decide
 from gantrack.gate.seed_sets import SeedResult, SeedSet, write_seed_set
 from gantrack.gate.sources import champion_seed_set, record_digest
@@ -20,7 +21,6 @@ from gantrack.tracking.registry import (
     check_commit,
     model_aliases,
     nest_metrics,
-    promote,
     resolve_version,
 )
 
