@@ -10,7 +10,13 @@ from gantrack.gan.session import WORKER_OUTPUTS, TrainingSinks, train_generator
 from gantrack.images import save_png
 from gantrack.io import csv_sink, save_model
 from gantrack.stage import progress_verbosity, run_stage
-from gantrack.tracking.log import epoch_metrics_sink, grid_image_sink, log_artifacts, log_metrics
+from gantrack.tracking.log import (
+    epoch_metrics_sink,
+    grid_image_sink,
+    log_artifacts,
+    log_metrics,
+    set_tag,
+)
 
 
 def train(params: Params) -> None:
@@ -37,6 +43,14 @@ def train(params: Params) -> None:
             "steps_per_epoch": result.steps_per_epoch,
         }
     )
+    set_tag("gantrack.xla", "on" if result.xla else "off")
+    if result.xla_choice is not None:  # train.xla auto: what the probe measured
+        log_metrics(
+            {
+                "xla_probe.plain_steps_per_second": result.xla_choice.plain_steps_per_second,
+                "xla_probe.xla_steps_per_second": result.xla_choice.xla_steps_per_second,
+            }
+        )
     if result.best_epoch is not None:
         log_metrics({"best_epoch": result.best_epoch, "best_fid": result.best_fid})
         log_artifacts(paths.train_eval_log)

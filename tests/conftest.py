@@ -6,6 +6,9 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+# train.xla auto caches its probe per machine under XDG_CACHE_HOME: the tests' own folder,
+# so they neither read nor write the user's decisions.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gantrack-test-cache-")
 
 import pytest
 import yaml

@@ -280,9 +280,9 @@ class TrainConfig(_Section):
     mixed_precision: bool = Field(
         description="mixed_float16 compute with loss scaling (for GPUs; slower on a CPU)"
     )
-    xla: bool = Field(
-        description="compile the whole training step with XLA (one device only; the "
-        "numbers differ from the plain step's beyond rounding)"
+    xla: bool | Literal["auto"] = Field(
+        description="XLA-compile the training step: true, false, or auto (a timed probe on "
+        "this machine decides, cached per machine; logged to the run); one device only",
     )
     checkpoint_every: int = Field(
         ge=0,
@@ -363,7 +363,7 @@ class TrainConfig(_Section):
                 f"train.devices is set but train.distribute is '{self.distribute}': devices "
                 "name what 'mirrored' mirrors on; set devices: null or distribute: mirrored"
             )
-        if self.xla and self.distribute != "none":
+        if self.xla is True and self.distribute != "none":
             raise ValueError(
                 f"train.xla is true with train.distribute '{self.distribute}': the XLA-compiled "
                 "step runs on one device (Keras does not compile distributed steps); set "

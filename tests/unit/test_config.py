@@ -86,10 +86,25 @@ def test_a_numeric_string_that_overflows_is_not_finite(raw_params):
 
 def test_numeric_strings_stay_refused_for_integers_and_booleans(raw_params):
     raw_params["train"]["latent_dim"] = "1e2"
-    raw_params["train"]["xla"] = "1"
+    raw_params["train"]["spectral_norm"] = "1"
     message = error_for(raw_params)
     assert "train.latent_dim = '1e2' (str): Input should be a valid integer" in message
-    assert "train.xla = '1' (str): Input should be a valid boolean" in message
+    assert "train.spectral_norm = '1' (str): Input should be a valid boolean" in message
+
+
+@pytest.mark.parametrize("value", [True, False, "auto"])
+def test_xla_is_true_false_or_auto(raw_params, value):
+    raw_params["train"]["xla"] = value
+    assert parse_params(raw_params).train.xla == value
+
+
+def test_xla_refuses_other_words_and_true_with_distribution(raw_params):
+    raw_params["train"]["xla"] = "yes"
+    assert "train.xla" in error_for(raw_params)
+    raw_params["train"].update(xla=True, distribute="mirrored")
+    assert "set train.xla: false to distribute" in error_for(raw_params)
+    raw_params["train"]["xla"] = "auto"  # auto takes the plain step under a strategy
+    assert parse_params(raw_params).train.xla == "auto"
 
 
 def test_yaml_reads_2e_minus_4_as_string():

@@ -51,6 +51,7 @@ from gantrack.gan.training import (
     train_gan,
     training_epochs,
 )
+from gantrack.gan.xla_probe import XlaChoice, choose_xla
 from gantrack.io import atomic_path, save_model
 
 # The ``paths`` keys a non-chief worker of a multi_worker cluster writes to scratch instead.
@@ -77,6 +78,8 @@ class TrainingResult:
     training_seconds: float  # the epochs' time (resumed ones included), not in-training scoring
     images_seen: int  # real images the discriminator saw: epochs x images per epoch
     steps_per_epoch: int  # generator updates per epoch: epoch x this = generator steps
+    xla: bool  # whether the step was XLA-compiled
+    xla_choice: XlaChoice | None  # train.xla auto: the probe's decision and rates
 
 
 def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> TrainingResult:
@@ -96,6 +99,14 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     )
     # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
     num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
+    xla_choice = None
+    if config.xla == "auto":  # decided on this machine, by a timed probe (cached)
+        if config.distribute != "none":
+            config = config.model_copy(update={"xla": False})  # distributed steps: no XLA
+        else:
+            xla_choice = choose_xla(config, split.images.shape[1:], num_classes)
+            print(xla_choice.reason)
+            config = config.model_copy(update={"xla": xla_choice.use_xla})
     # Variables made in the strategy's scope are mirrored; fit() then runs every step on
     # all replicas (train.batch_size is the global batch).
     strategy = make_strategy(config.distribute, config.devices)
@@ -120,7 +131,8 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
             params, generator, best_path, num_classes, strategy, sinks.evaluations
         )
         callbacks.append(evaluation)
-    training_state = training_fingerprint(params, split)
+    # The resolved settings: a checkpoint resumes only on the step path that made it.
+    training_state = training_fingerprint(params.model_copy(update={"train": config}), split)
     # The optimisers' slots now, on every process alike: a checkpoint restores into them,
     # and under multi_worker each variable's creation is a collective all workers join.
     build_state(gan)
@@ -159,6 +171,8 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
         training_seconds=report.training_seconds,
         images_seen=len(report.rows) * report.images_per_epoch,
         steps_per_epoch=total_steps // config.epochs,
+        xla=bool(config.xla),
+        xla_choice=xla_choice,
     )
 
 

@@ -144,7 +144,7 @@ def build_gan(
         ema_decay=config.ema_decay,
         augment=get_augmentation(config.diffaugment),
         conditional=config.conditional,
-        xla=config.xla,
+        xla=_use_xla(config, image_shape, num_classes),
     )
     decay = config.learning_rate_decay_fraction
     discriminator_steps = None if total_steps is None else total_steps * config.critic_steps
@@ -227,3 +227,15 @@ def train_gan(
         verbose=verbose,
         shuffle=False,
     )
+
+
+def _use_xla(config: TrainConfig, image_shape: tuple[int, ...], num_classes: int | None) -> bool:
+    """``train.xla``, with ``auto`` decided by the cached probe (the train stage decides it
+    first, to log it; a caller building a GAN directly gets the same answer)."""
+    if config.xla != "auto":
+        return bool(config.xla)
+    if config.distribute != "none":
+        return False
+    from gantrack.gan.xla_probe import choose_xla
+
+    return choose_xla(config, image_shape, num_classes).use_xla
