@@ -31,6 +31,7 @@ import pandas as pd
 
 from gantrack import metric_table
 from gantrack.study.statistics import summarise
+from gantrack.study.store import PARENT_TAG
 
 # Metrics shown in the table when a run has them, after the ranking metric: the evaluator's
 # headline (each with its interval), then training's.
@@ -458,14 +459,24 @@ def metric_histories(runs: pd.DataFrame, key: str) -> pd.DataFrame:
 def search_runs(
     tracking_uri: str, experiments: list[str], filter_string: str, include_unfinished: bool
 ) -> pd.DataFrame:
-    """The runs of ``experiments`` in the store, finished ones only unless asked."""
+    """The runs of ``experiments`` in the store, finished ones only unless asked; a recipe
+    study's parent runs (each recipe's summary over its seeds) are not runs to rank."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
     clauses = [] if include_unfinished else ["attributes.status = 'FINISHED'"]
     if filter_string:  # MLflow's search strings join clauses with AND only
         clauses.append(filter_string)
-    return mlflow.search_runs(experiment_names=experiments, filter_string=" and ".join(clauses))
+    runs = mlflow.search_runs(experiment_names=experiments, filter_string=" and ".join(clauses))
+    return without_recipe_runs(runs)
+
+
+def without_recipe_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` less the study's parent runs (tag ``gantrack.study.parent``)."""
+    column = f"tags.{PARENT_TAG}"
+    if column not in runs:
+        return runs
+    return runs[runs[column] != "true"].reset_index(drop=True)
 
 
 def commands_section(commands: Mapping[str, str], params_file: Path) -> str:

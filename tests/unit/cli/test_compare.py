@@ -319,3 +319,18 @@ def test_what_shapes_no_run_does_not_split_a_recipe(seeded_runs):
     # A param that takes two values where it was logged still tells recipes apart.
     later["params.evaluate.data_copying_cells"] = ["10", "20"] * 3
     assert sorted(seed_groups(later, "evaluator.fid", "min", [])["seeds"]) == [1, 1, 2, 2]
+
+
+def test_a_studys_recipe_runs_are_not_ranked_among_runs():
+    from gantrack.cli.compare import without_recipe_runs
+
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a", "parent", "b"],
+            "tags.gantrack.study.parent": [None, "true", None],
+            "metrics.evaluator.fid": [3.0, None, 4.0],
+        }
+    )
+    assert list(without_recipe_runs(runs)["run_id"]) == ["a", "b"]
+    plain = runs.drop(columns="tags.gantrack.study.parent")
+    assert len(without_recipe_runs(plain)) == 3
