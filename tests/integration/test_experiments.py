@@ -169,3 +169,21 @@ def test_hinge_and_spectral_norm_experiment_uses_both(experiment_repo):
         )
     }
     assert curves["default"] != curves["hinge"], curves
+
+
+def test_a_queued_experiment_runs_its_own_code_not_edits_made_after_queueing(experiment_repo):
+    """dvc.yaml's commands import gantrack from the experiment's copy (PYTHONPATH=src): an
+    edit of the working tree after queueing (here one that breaks every import) must not
+    reach a queued experiment, as a long study's queue outlives many edits."""
+    dvc = str(BIN / "dvc")
+    run([dvc, "exp", "run", "--queue", "-n", "own-code", "-S", "train.epochs=1"], experiment_repo)
+    config = experiment_repo / "src/gantrack/config.py"
+    original = config.read_text()
+    config.write_text(original + '\nraise RuntimeError("edited after queueing")\n')
+    try:
+        status = run_queue(experiment_repo, jobs=1)
+    finally:
+        config.write_text(original)
+    assert "Success" in status and "Failed" not in status, status
+    (queued_run,) = experiment_runs(experiment_repo)["own-code"]
+    assert_complete(experiment_repo, queued_run, 1)
