@@ -87,7 +87,14 @@ def main(argv: list[str]) -> int:
 
 
 def run(study, arguments) -> int:
+    import signal
+
     from gantrack.study.runner import StudyRunner
+
+    # Ctrl-C and `kill` both stop the study cleanly (its queued tasks removed, its running
+    # one stopped), even where the shell started it ignoring interrupts (a background job).
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, _interrupt)
 
     client, experiment_id, current = _store(arguments.params)
     runner = StudyRunner(study, Path.cwd(), client, experiment_id, current, say=_say)
@@ -214,6 +221,10 @@ def _store(params_file: Path):
     else:
         experiment_id = experiment.experiment_id
     return client, experiment_id, run_params(load_params(params_file))
+
+
+def _interrupt(number, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _say(line: str) -> None:

@@ -46,6 +46,7 @@ from gantrack.gan.sampling import class_labels, generator_inputs, grid_inputs, l
 from gantrack.gan.training import (
     build_gan,
     build_state,
+    check_batch_fits,
     images_per_epoch,
     steps_per_epoch,
     train_gan,
@@ -89,8 +90,10 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     split = load_split(paths.train_data)  # images (N, H, W, C) in [-1, 1], labels (N,)
     if config.epochs is None:
         epochs = training_epochs(config, len(split.images))
-        length = f"train.images {config.images:,}" if config.steps is None else (
-            f"train.steps {config.steps:,}"
+        length = (
+            f"train.images {config.images:,}"
+            if config.steps is None
+            else (f"train.steps {config.steps:,}")
         )
         print(f"{length}: {epochs} epochs of {len(split.images):,} images")
         config = config.model_copy(update={"epochs": epochs})
@@ -99,6 +102,7 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     )
     # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
     num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
+    check_batch_fits(len(split.images), config.batch_size * config.critic_steps)  # before a probe
     xla_choice = None
     if config.xla == "auto":  # decided on this machine, by a timed probe (cached)
         if config.distribute != "none":

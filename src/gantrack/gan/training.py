@@ -47,6 +47,15 @@ def images_per_epoch(num_images: int, batch_size: int, critic_steps: int = 1) ->
     return steps_per_epoch(num_images, batch_size, critic_steps) * batch_size * critic_steps
 
 
+def check_batch_fits(num_images: int, batch_size: int) -> None:
+    """A step's images must fit in the training split, or no step can run."""
+    if num_images < batch_size:
+        raise ValueError(
+            f"batch size {batch_size} is larger than the {num_images} training images; "
+            "lower train.batch_size"
+        )
+
+
 def image_dataset(
     images: np.ndarray,
     batch_size: int,
@@ -64,11 +73,7 @@ def image_dataset(
     ``epochs=None`` gives one epoch (``first_epoch``).
     """
     num_images = len(images)
-    if num_images < batch_size:
-        raise ValueError(
-            f"batch size {batch_size} is larger than the {num_images} training images; "
-            "lower train.batch_size"
-        )
+    check_batch_fits(num_images, batch_size)
     last_epoch = first_epoch + 1 if epochs is None else epochs
     used = images_per_epoch(num_images, batch_size)  # full batches only
     # (epochs, used) indices: 4 bytes per image per epoch, e.g. 1.9 MB for 60,000 x 8.

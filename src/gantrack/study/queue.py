@@ -7,15 +7,17 @@ workers on other machines run them the same way (docs: the recipe study, at scal
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import subprocess
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from gantrack.errors import GantrackError
 
@@ -123,25 +125,35 @@ def failure_log(repo: Path, task_id: str, dvc: str = "dvc") -> str:
     return "\n".join((errors or lines)[-LOG_TAIL_LINES:])
 
 
-def stop_tasks(repo: Path, names: Sequence[str], dvc: str = "dvc") -> None:
-    """Remove the queued tasks of ``names`` and kill the running ones (this study's only)."""
+def stop_tasks(repo: Path, names: Sequence[str], dvc: str = "dvc", timeout: float = 300.0) -> None:
+    """Remove the queued tasks of ``names``, stop the running ones, and wait until their
+    processes are gone: DVC marks a killed task failed at once, while its stage may still
+    be finishing (and would then log a complete run after the study stopped)."""
     tasks = [task for task in queue_status(repo, dvc) if task.name in set(names)]
     queued = [task.task_id for task in tasks if task.status == "Queued"]
     running = [task.task_id for task in tasks if task.status == "Running"]
     if queued:
         _run([dvc, "queue", "remove", *queued], repo, "removing queued tasks")
-    if running:
-        _run([dvc, "queue", "kill", *running], repo, "stopping running tasks", check=False)
+    if not running:
+        return
+    processes = task_processes(running)
+    _run([dvc, "queue", "kill", *running], repo, "stopping running tasks", check=False)
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    for process in alive:  # a stage that ignored the interrupt
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
-def wait_until_stopped(repo: Path, names: Sequence[str], timeout: float = 60.0) -> None:
-    """Wait until none of ``names`` is Running (a killed task takes a moment to end)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        running = {task.name for task in queue_status(repo) if task.status == "Running"}
-        if not running & set(names):
-            return
-        time.sleep(2)
+def task_processes(task_ids: Sequence[str]) -> list:
+    """The processes of the running tasks ``task_ids`` (DVC's executor, started with its
+    task's info file under ``.dvc/tmp/exps/run/<id>…``, and every process under it)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if "exec-run" in command and any(f"/exps/run/{task}" in command for task in task_ids):
+            with contextlib.suppress(psutil.Error):
+                found += [process, *process.children(recursive=True)]
+    return found
 
 
 def _run(command: list[str], repo: Path, what: str, check: bool = True) -> str:

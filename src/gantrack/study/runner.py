@@ -144,7 +144,6 @@ class StudyRunner:
                 "its running one; run the same command to resume"
             )
             dvc_queue.stop_tasks(self.repo, list(self.names), self.dvc)
-            dvc_queue.wait_until_stopped(self.repo, list(self.names))
             return self.record(stopped=True)
         return self.record()
 
@@ -211,9 +210,7 @@ class StudyRunner:
                 self.client, self.experiment_id, self.study, point, seed, error, seed_run.run
             )
             self.recorded_failures.add(name)
-            self.say(
-                f"failed: {name} ({point.name}, seed {seed}): {error_summary(error)}"
-            )
+            self.say(f"failed: {name} ({point.name}, seed {seed}): {error_summary(error)}")
         return len(self.recorded_failures) - recorded
 
     def _progress(self, statuses, found, jobs: int) -> Progress:
