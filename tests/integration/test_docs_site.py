@@ -64,7 +64,7 @@ def test_every_page_renders_offline_with_its_text(site, tmp_path):
         "how-to/own-dataset.html": "A folder of images",
         "how-to/inception.html": "The 2015 graph",
         "how-to/scale-out.html": "Several GPUs on one host",
-        "how-to/gate.html": "The tolerances",
+        "how-to/gate.html": "A rank test per metric",
         "recipes.html": "Findings",
         "metrics.html": "Reading them together",
         "architecture.html": "The stage graph",

@@ -1,7 +1,6 @@
 """Exit paths as a user meets them: real processes, their exit codes and what they leave."""
 
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -22,57 +21,77 @@ from support.pipeline_repo import (
 
 from gantrack.tracking.services import free_port
 
-METRICS = {
-    "evaluator": {
-        "fid": 30.0,
-        "kid": 0.02,
-        "inception_score": 5.0,
-        "precision": 0.7,
-        "recall": 0.6,
-        "classes_covered": 10,
+METRICS = {"fid": 30.0, "kid": 0.02, "inception_score": 5.0, "classes_covered": 10}
+
+
+def seed_set(seeds: dict[int, float], network: str = "evaluator") -> dict:
+    """A seed-set document (the format `gate --export-seed` writes): FID per seed."""
+    return {
+        "format": "gantrack-seed-set/1",
+        "network": network,
+        "seeds": [
+            {"seed": seed, "metrics": {**METRICS, "fid": fid}} for seed, fid in seeds.items()
+        ],
     }
-}
 
 
 def gate(directory: Path, *arguments: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "gantrack", "gate", *arguments]
+    command = [sys.executable, "-m", "gantrack", "gate", *arguments, "--no-record"]
     return subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
 def gate_dir(tmp_path) -> Path:
     shutil.copy(REPO_ROOT / "params.yaml", tmp_path / "params.yaml")
-    (tmp_path / "base.json").write_text(json.dumps(METRICS))
+    base = seed_set({seed: 30.0 + seed for seed in range(1, 11)})  # ten seeds, FID 31 to 40
+    (tmp_path / "base.json").write_text(json.dumps(base))
     return tmp_path
 
 
-def test_gate_process_passes_identical_metrics(gate_dir):
-    result = gate(gate_dir, "--base", "base.json", "--current", "base.json")
+def write_candidate(directory: Path, document) -> str:
+    path = directory / "candidate.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return path.name
+
+
+def test_gate_process_passes_a_candidate_among_the_base(gate_dir):
+    candidate = write_candidate(gate_dir, seed_set({42: 33.0, 43: 35.5, 44: 38.0}))
+    result = gate(gate_dir, "--base", "base.json", "--candidate", candidate)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_gate_process_exits_1_on_a_worse_candidate(gate_dir):
+    candidate = write_candidate(gate_dir, seed_set({42: 45.0, 43: 47.0, 44: 50.0}))
+    result = gate(gate_dir, "--base", "base.json", "--candidate", candidate)
+    assert result.returncode == 1, result.stdout + result.stderr
+
+
 def test_gate_process_exits_2_on_bad_arguments_or_params(gate_dir):
-    no_base = gate(gate_dir, "--current", "base.json")  # neither --base nor --base-champion
-    assert no_base.returncode == 2 and "--base" in no_base.stderr
+    candidate = write_candidate(gate_dir, seed_set({42: 33.0}))
+    both = gate(gate_dir, "--base", "base.json", "--base-champion", "--candidate", candidate)
+    assert both.returncode == 2 and "--base" in both.stderr
     params = yaml.safe_load((gate_dir / "params.yaml").read_text())
     params["gate"]["max_fid_increse"] = 0.1  # misspelt
     (gate_dir / "params.yaml").write_text(yaml.safe_dump(params))
-    bad_params = gate(gate_dir, "--base", "base.json", "--current", "base.json")
+    bad_params = gate(gate_dir, "--base", "base.json", "--candidate", candidate)
     assert bad_params.returncode == 2 and "max_fid_increse" in bad_params.stderr
     assert "Traceback" not in bad_params.stderr
 
 
-@pytest.mark.parametrize("defect", ["unreadable", "nan", "missing network"])
-def test_gate_process_exits_3_on_missing_data(gate_dir, defect):
-    current = gate_dir / "current.json"
+@pytest.mark.parametrize("defect", ["unreadable", "not a seed set", "other network", "few base"])
+def test_gate_process_exits_3_on_bad_input(gate_dir, defect):
+    candidate = seed_set({42: 33.0})
     if defect == "unreadable":
-        current.write_text("{not json")
-    elif defect == "nan":
-        # json.dumps writes NaN, as Python's json does for a NaN metric.
-        current.write_text(json.dumps({"evaluator": {**METRICS["evaluator"], "fid": math.nan}}))
+        candidate = "{not json"
+    elif defect == "not a seed set":
+        candidate = {"evaluator": METRICS}  # a metrics.json, not a seed set
+    elif defect == "other network":
+        candidate = seed_set({42: 33.0}, network="inception_v3")
     else:
-        current.write_text(json.dumps({"inception_v3": METRICS["evaluator"]}))
-    result = gate(gate_dir, "--base", "base.json", "--current", "current.json")
+        (gate_dir / "base.json").write_text(json.dumps(seed_set({1: 31.0, 2: 32.0})))
+    result = gate(
+        gate_dir, "--base", "base.json", "--candidate", write_candidate(gate_dir, candidate)
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 

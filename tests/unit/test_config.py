@@ -239,10 +239,11 @@ def test_training_variant_params_are_validated(raw_params, key, value, expected)
 def test_training_variant_defaults_keep_the_plain_game(params):
     train = params.train
     assert train.loss == "non_saturating" and train.critic_steps == 1
-    # Conditional at batch 16 by default: the recipe study's winner (reports/recipes.md).
-    assert train.conditional and train.batch_size == 16 and train.xla
+    # Conditional at batch 16 by default: the recipe study's winner (reports/recipes.md);
+    # the generator's weight average: the steadier study's (studies/steadier.yaml).
+    assert train.conditional and train.batch_size == 16 and train.xla == "auto"
     assert not (train.spectral_norm or train.mixed_precision)
-    assert train.ema_decay is None and train.diffaugment == [] and train.r1_gamma == 0.0
+    assert train.ema_decay == 0.999 and train.diffaugment == [] and train.r1_gamma == 0.0
     assert train.label_smoothing == 0.0 and params.sample.label is None
 
 
