@@ -1,7 +1,7 @@
 """``train.xla: auto``: compile the training step with XLA only where it is faster.
 
-The XLA step is not faster everywhere: on one 2-core machine it ran 1.26× the plain step's
-images per second, on another 0.82–0.87× (``bench/bench_training.py``). So ``auto`` decides
+The XLA step is not faster everywhere: it wins on some CPUs and loses on others
+(``bench/bench_training.py`` measures it; CHANGELOG.md has the numbers). So ``auto`` decides
 by measurement on the machine at hand: a throwaway GAN of the run's own shape takes a few
 steps each way on random data, and XLA is used only when it is clearly faster
 (:data:`MARGIN`). The decision is cached per machine and step shape

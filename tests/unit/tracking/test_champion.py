@@ -130,6 +130,11 @@ def test_a_decision_for_another_version_or_an_edited_one_is_refused(client):
     other_commit = gated(client, name, second, second_run, [3.1, 3.2, 3.3], commit="c" * 40)
     with pytest.raises(DecisionError, match=r"commit 'c{40}'"):
         promote(client, name, second, other_commit)
+    other_run = gated(client, name, second, first_run, [3.1, 3.2, 3.3])  # right version
+    with pytest.raises(
+        DecisionError, match=f"run '{first_run}' \\(this version's: '{second_run}'\\)"
+    ):
+        promote(client, name, second, other_run)
     edited = gated(client, name, second, second_run, [9.0, 9.5, 10.0])
     edited["verdict"] = "pass"
     with pytest.raises(DecisionError, match="differs from the one the gate recorded"):
