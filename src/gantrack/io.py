@@ -45,14 +45,14 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     try:
         yield temporary
         if temporary.is_file():
-            _fsync(temporary)  # the content on disk before the name points at it
+            fsync_path(temporary)  # the content on disk before the name points at it
         os.replace(temporary, target)
-        _fsync(target.parent)  # the rename itself
+        fsync_path(target.parent)  # the rename itself
     finally:
         temporary.unlink(missing_ok=True)
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     """Flush a file's or a folder's data and metadata to the disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:

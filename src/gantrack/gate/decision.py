@@ -88,7 +88,7 @@ def check_decision(
     """
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise DecisionError(
-            "the decision file is not a gate decision (no \"format\": \"" + FORMAT + "\"); "
+            'the decision file is not a gate decision (no "format": "' + FORMAT + '"); '
             "promote takes only what `python -m gantrack gate --decision FILE` wrote"
         )
     model = document.get("model")
@@ -107,9 +107,7 @@ def check_decision(
         if named != actual
     ]
     if mismatches:
-        raise DecisionError(
-            "the decision is for another model: it names " + "; ".join(mismatches)
-        )
+        raise DecisionError("the decision is for another model: it names " + "; ".join(mismatches))
     if recorded is None:
         raise DecisionError(
             f"version {version} carries no gate digest ({DIGEST_TAG}): no gate judged it "

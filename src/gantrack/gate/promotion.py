@@ -93,5 +93,3 @@ def evidence(decision: Mapping[str, Any]) -> dict[str, str]:
     )
     values = (runs("candidate"), runs("base"), str(decision.get("commit")), tests)
     return {key: value[:5000] for key, value in zip(EVIDENCE_TAGS, values, strict=True)}
-
-

@@ -82,9 +82,7 @@ def power_table(rates: Sequence[Rates], highlight: int | None = None) -> str:
     ]
     for rate in rates:
         k = f"**{rate.k}** (CI)" if rate.k == highlight else str(rate.k)
-        lines.append(
-            f"| {k} | {rate.splits} | {rate.false_alarm:.1%} | {rate.power:.1%} |"
-        )
+        lines.append(f"| {k} | {rate.splits} | {rate.false_alarm:.1%} | {rate.power:.1%} |")
     return "\n".join(lines)
 
 

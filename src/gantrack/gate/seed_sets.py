@@ -144,14 +144,14 @@ def parse_seed_set(text: str, source: str) -> SeedSet:
     raw = load_bounded_json(text, source)
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise SeedSetError(
-            f"{source}: not a seed set (expected a JSON object with \"format\": \"{FORMAT}\"; "
+            f'{source}: not a seed set (expected a JSON object with "format": "{FORMAT}"; '
             "write one with `python -m gantrack gate --export-seed FILE` or "
             "`python -m gantrack study export STUDY --point NAME`)"
         )
     network = _text(raw.get("network"), "network", source, required=True)
     seeds = raw.get("seeds")
     if not isinstance(seeds, list) or not seeds or len(seeds) > MAX_SEEDS:
-        raise SeedSetError(f"{source}: \"seeds\" must be a list of 1 to {MAX_SEEDS} seeds")
+        raise SeedSetError(f'{source}: "seeds" must be a list of 1 to {MAX_SEEDS} seeds')
     return SeedSet(
         network=network,
         seeds=tuple(_seed(item, index, source) for index, item in enumerate(seeds)),

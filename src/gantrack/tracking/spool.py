@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from gantrack.errors import GantrackError
-from gantrack.io import load_json, save_json
+from gantrack.io import fsync_path, load_json, save_json
 from gantrack.tracking.limits import (
     MAX_METRICS_PER_BATCH,
     MAX_PARAMS_PER_BATCH,
@@ -185,8 +185,8 @@ class Spool:
         try:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, copy)
-            _fsync_path(copy)
-            _fsync_path(copy.parent)
+            fsync_path(copy)
+            fsync_path(copy.parent)
         except OSError as error:
             if error.errno not in DISK_FULL_ERRNOS:
                 raise
@@ -286,15 +286,6 @@ def _still_linked(descriptor: int, path: Path) -> bool:
         status, current = os.fstat(descriptor), os.stat(path)
         return (status.st_dev, status.st_ino) == (current.st_dev, current.st_ino)
     return False
-
-
-def _fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder's entry for a new file is data too)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _record(line: Mapping[str, Any]) -> SpoolRecord:
