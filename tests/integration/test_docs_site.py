@@ -69,6 +69,7 @@ def test_every_page_renders_offline_with_its_text(site, tmp_path):
         "metrics.html": "Reading them together",
         "architecture.html": "The stage graph",
         "design.html": "The non-saturating form",
+        "security.html": "How secrets travel",
         "reference/params.html": "train.latent_dim",
         "reference/cli.html": "usage: python -m gantrack compare",
         "reference/metrics.html": "Inception Score",

@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -360,6 +361,24 @@ def make_dry_run(repo_root: Path, *targets: str) -> str:
 def test_make_installs_from_the_lock_and_its_tests_fail_on_a_stale_one(repo_root):
     assert "uv sync --locked" in make_dry_run(repo_root, ".venv/.installed")
     assert "uv lock --check" in make_dry_run(repo_root, "test")
+
+
+def test_keras_is_held_above_its_published_safe_mode_bypasses(repo_root):
+    """Keras releases before 3.14 load a model file's code despite safe_mode (the advisories
+    docs/security.md names); pyproject.toml's floor and the lock keep them out."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    keras = next(
+        Requirement(line)
+        for line in pyproject["project"]["dependencies"]
+        if Requirement(line).name == "keras"
+    )
+    assert not keras.specifier.contains("3.13.2") and keras.specifier.contains("3.14.0")
+    lock = tomllib.loads((repo_root / "uv.lock").read_text())
+    locked = next(package for package in lock["package"] if package["name"] == "keras")
+    assert Version(locked["version"]) >= Version("3.14")
 
 
 def test_a_lock_that_no_longer_matches_pyproject_fails_the_check(repo_root, tmp_path):
