@@ -179,11 +179,14 @@ def test_run_cache_restores_a_stage_with_its_record(pipeline_copy):
     assert len(mlflow_runs(repo)) == 2  # nothing ran that logs
 
 
-def run_status_in_store(store_uri: str, run_id: str) -> tuple[str, str]:
-    """(SQL dialect, run status) read from the server's database itself, not through MLflow."""
+def run_status_in_store(server, run_id: str) -> tuple[str, str]:
+    """(SQL dialect, run status) read from the server's database itself, not through MLflow
+    (PostgreSQL's password as the server gets it: never in the URI)."""
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(store_uri)
+    password = server.store_environment.get("PGPASSWORD")
+    connect_args = {"password": password} if password else {}
+    engine = sqlalchemy.create_engine(server.store_uri, connect_args=connect_args)
     try:
         with engine.connect() as connection:
             query = sqlalchemy.text("SELECT status FROM runs WHERE run_uuid = :run_id")
@@ -231,7 +234,7 @@ def test_pipeline_logs_through_a_tracking_server(pipeline_copy, tracking_server)
     # Proxied: the client holds a server URI; the server wrote into its own folder.
     assert found[0]["info"]["artifact_uri"].startswith("mlflow-artifacts:")
     assert len(list(server.artifacts.rglob("metrics.json"))) == 1
-    assert run_status_in_store(server.store_uri, run_id) == (server.backend, "FINISHED")
+    assert run_status_in_store(server, run_id) == (server.backend, "FINISHED")
     alias = get("registered-models/alias", name="gantrack-generator", alias="candidate")
     assert alias["model_version"]["run_id"] == run_id
     for stage in ("train", "sample", "evaluate"):

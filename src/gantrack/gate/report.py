@@ -59,7 +59,7 @@ def explain(rule: GateRule, candidate_seeds: Sequence[int], rates: Sequence[Rate
         "params error; 3 bad input (too few base seeds, an unreadable or absurd file).",
     ]
     if rates:
-        lines += ["", power_table(rates, highlight=len(candidate_seeds))]
+        lines += ["", power_table(rates, highlight=len(candidate_seeds), label="this gate")]
     else:
         lines += [
             "",
@@ -69,8 +69,9 @@ def explain(rule: GateRule, candidate_seeds: Sequence[int], rates: Sequence[Rate
     return "\n".join(lines) + "\n"
 
 
-def power_table(rates: Sequence[Rates], highlight: int | None = None) -> str:
-    """Markdown: false alarm and power at each k, measured by resampling the base."""
+def power_table(rates: Sequence[Rates], highlight: int | None = None, label: str = "CI") -> str:
+    """Markdown: false alarm and power at each k, measured by resampling the base; the row
+    of k = ``highlight`` in bold, marked ``label``."""
     lines = [
         f"Measured on the base's recorded seeds (every split of k held out; "
         f"`python -m gantrack gate --measure`): how often an unchanged recipe fails (false "
@@ -81,7 +82,7 @@ def power_table(rates: Sequence[Rates], highlight: int | None = None) -> str:
         "|---|---|---|---|",
     ]
     for rate in rates:
-        k = f"**{rate.k}** (CI)" if rate.k == highlight else str(rate.k)
+        k = f"**{rate.k}** ({label})" if rate.k == highlight else str(rate.k)
         lines.append(f"| {k} | {rate.splits} | {rate.false_alarm:.1%} | {rate.power:.1%} |")
     return "\n".join(lines)
 

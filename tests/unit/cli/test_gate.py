@@ -132,6 +132,8 @@ def test_explain_prints_the_rule_and_measure_writes_the_rates(workspace, capsys)
     assert gate("--explain") == 0
     out = capsys.readouterr().out
     assert f"| **{len(seeds)}** (CI) |" in out  # CI's k marked in the measured table
+    assert gate("--candidate", *candidate_files(workspace, [3.2, 3.5, 3.6])) == 0
+    assert "| **3** (this gate) |" in capsys.readouterr().out  # the candidate's own k
 
 
 def test_export_seed_writes_this_checkouts_run_as_a_seed_set(workspace, capsys):
