@@ -40,7 +40,7 @@ def format_report(result: GateResult, rates: Sequence[Rates] = ()) -> str:
     lines += ["", f"Rule: {result.rule.describe()}."]
     lines += [f"\n⚠️ {note}" for note in result.notes]
     if rates:
-        lines += ["", power_table(rates, highlight=k)]
+        lines += ["", power_table(rates, highlight=k, label="this gate")]
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +59,7 @@ def explain(rule: GateRule, candidate_seeds: Sequence[int], rates: Sequence[Rate
         "params error; 3 bad input (too few base seeds, an unreadable or absurd file).",
     ]
     if rates:
-        lines += ["", power_table(rates, highlight=len(candidate_seeds), label="this gate")]
+        lines += ["", power_table(rates, highlight=len(candidate_seeds))]
     else:
         lines += [
             "",
