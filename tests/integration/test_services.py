@@ -33,7 +33,8 @@ def test_free_port_is_free_to_bind():
 def test_stop_ends_the_whole_process_group(tmp_path):
     # A shell whose child would outlive a plain kill of the parent.
     pid_file = tmp_path / "child.pid"
-    script = f"sleep 300 & echo $! > {pid_file}; wait"
+    # Written aside and renamed, so the test never reads a file the shell has only opened.
+    script = f"sleep 300 & echo $! > {pid_file}.partial; mv {pid_file}.partial {pid_file}; wait"
     process = start_process("sleeper", ["bash", "-c", script], tmp_path / "log")
     deadline = time.monotonic() + 10
     while not pid_file.exists() and time.monotonic() < deadline:
