@@ -45,12 +45,14 @@ def train(params: Params) -> None:
     )
     set_tag("gantrack.xla", "on" if result.xla else "off")
     if result.xla_choice is not None:  # train.xla auto: what the probe measured
-        log_metrics(
-            {
-                "xla_probe.plain_steps_per_second": result.xla_choice.plain_steps_per_second,
-                "xla_probe.xla_steps_per_second": result.xla_choice.xla_steps_per_second,
-            }
-        )
+        choice = result.xla_choice
+        probe = {
+            "xla_probe.plain_steps_per_second": choice.plain_steps_per_second,
+            "xla_probe.xla_steps_per_second": choice.xla_steps_per_second,
+        }
+        if choice.others_cpu_share is not None:
+            probe["xla_probe.others_cpu_share"] = choice.others_cpu_share
+        log_metrics(probe)
     if result.best_epoch is not None:
         log_metrics({"best_epoch": result.best_epoch, "best_fid": result.best_fid})
         log_artifacts(paths.train_eval_log)

@@ -7,7 +7,10 @@ steps each way on random data, and XLA is used only when it is clearly faster
 (:data:`MARGIN`). The decision is cached per machine and step shape
 (``~/.cache/gantrack/xla-probe.json``), so reruns on one machine take the same path and
 repeat bit for bit (the two paths' numbers differ), and only the first run pays the probe.
-The train stage logs the decision and the rates behind it.
+A probe timed while other processes kept the CPUs busy (more than :data:`BUSY_SHARE` of
+them, read from ``/proc/stat``) still decides its own run but is not cached: a test suite
+or a study running beside it can turn the ratio around, and a cached answer would keep
+that accident for every later run. The train stage logs the decision and the rates behind it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from gantrack.config import TrainConfig
 MARGIN = 1.05  # XLA must beat the plain step by 5%: a near tie keeps the plain, portable path
 WARMUP_STEPS = 3  # tracing and compilation
 TIMED_STEPS = 20
+BUSY_SHARE = 0.25  # others' share of the machine's CPUs above which a probe is not cached
 # What shapes a step's cost: a probe answers for these, not for the seed or the length.
 STEP_SHAPE_KEYS = (
     "latent_dim",
@@ -52,13 +56,69 @@ class XlaChoice:
     plain_steps_per_second: float
     xla_steps_per_second: float
     cached: bool
+    # Share of all CPUs other processes used while the probe ran; None where unknown.
+    others_cpu_share: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.others_cpu_share is not None and self.others_cpu_share > BUSY_SHARE
 
     @property
     def reason(self) -> str:
         ratio = self.xla_steps_per_second / self.plain_steps_per_second
         source = "cached probe" if self.cached else "probe"
         verdict = "XLA" if self.use_xla else "the plain step"
-        return f"train.xla auto: {verdict} ({source}: XLA {ratio:.2f}× the plain step's steps/s)"
+        reason = f"train.xla auto: {verdict} ({source}: XLA {ratio:.2f}× the plain step's steps/s)"
+        if self.busy:
+            reason += (
+                f"; not cached: other processes used {self.others_cpu_share:.0%} of the CPUs"
+                " during the probe, so the next run probes again"
+            )
+        return reason
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """A moment's clocks: wall time, the machine's busy CPU time, this process's CPU time."""
+
+    wall_seconds: float
+    machine_busy_seconds: float
+    own_cpu_seconds: float
+
+
+def cpu_reading() -> CpuReading | None:
+    """Read the clocks now; None where the machine's CPU time cannot be read (not Linux)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(value) for value in (fields[1:9] + ["0"] * 8)[:8]
+    )
+    busy = (user + nice + system + irq + softirq + steal) / ticks
+    return CpuReading(time.monotonic(), busy, time.process_time())
+
+
+def others_cpu_share(start: CpuReading, end: CpuReading, cpus: int) -> float:
+    """Share of the machine other processes kept busy between two readings, in [0, 1].
+
+    share = (Δ machine busy − Δ own CPU) / (cpus · Δ wall). The machine's busy time counts
+    every process, this one included; taking out this process's own CPU time leaves the
+    others' (up to the kernel's tick, 1/``SC_CLK_TCK`` s per CPU, of rounding).
+    """
+    if cpus < 1:
+        raise ValueError(f"cpus must be at least 1, got {cpus}")
+    wall = end.wall_seconds - start.wall_seconds
+    if wall <= 0:
+        return 0.0
+    others = (end.machine_busy_seconds - start.machine_busy_seconds) - (
+        end.own_cpu_seconds - start.own_cpu_seconds
+    )
+    return min(max(others / (cpus * wall), 0.0), 1.0)
 
 
 def default_cache() -> Path:
@@ -90,17 +150,30 @@ def choose_xla(
     num_classes: int | None,
     cache: Path | None = None,
     measure: Callable[[bool], float] | None = None,
+    read_clocks: Callable[[], CpuReading | None] = cpu_reading,
 ) -> XlaChoice:
-    """Decide ``train.xla: auto``: from the cache, else by timing both steps."""
+    """Decide ``train.xla: auto``: from the cache, else by timing both steps.
+
+    A fresh probe is cached only when the machine was quiet (:data:`BUSY_SHARE`).
+    """
     cache = default_cache() if cache is None else cache
     key = probe_key(config, image_shape, num_classes)
     known = _read(cache).get(key)
     if known is not None:
-        return XlaChoice(**{**known, "cached": True})
+        try:
+            return XlaChoice(**{**known, "cached": True})
+        except TypeError:  # an entry this version does not know: probe again
+            pass
     measure = measure or (lambda xla: step_rate(config, image_shape, num_classes, xla))
+    before = read_clocks()
     plain, compiled = measure(False), measure(True)
-    choice = XlaChoice(compiled > MARGIN * plain, plain, compiled, cached=False)
-    _write(cache, key, choice)
+    after = read_clocks()
+    share = None
+    if before is not None and after is not None:
+        share = others_cpu_share(before, after, os.cpu_count() or 1)
+    choice = XlaChoice(compiled > MARGIN * plain, plain, compiled, False, share)
+    if not choice.busy:
+        _write(cache, key, choice)
     return choice
 
 

@@ -1,9 +1,22 @@
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 from support.configs import tiny_train_config
 
-from gantrack.gan.xla_probe import MARGIN, choose_xla, probe_key, step_rate
+from gantrack.gan.xla_probe import (
+    BUSY_SHARE,
+    MARGIN,
+    CpuReading,
+    choose_xla,
+    cpu_reading,
+    others_cpu_share,
+    probe_key,
+    step_rate,
+)
 
 
 def fake_measure(plain: float, compiled: float, calls: list):
@@ -47,3 +60,82 @@ def test_a_real_probe_times_both_steps(params):
     config = tiny_train_config(params, conditional=True)
     for xla in (False, True):
         assert step_rate(config, (28, 28, 1), 3, xla) > 0
+
+
+def reading(wall: float, machine_busy: float, own: float) -> CpuReading:
+    return CpuReading(wall, machine_busy, own)
+
+
+def test_others_share_is_the_busy_time_this_process_did_not_spend():
+    # 2 CPUs for 10 s: the machine was busy 14 CPU-s, 4 of them this process's own.
+    start, end = reading(0, 100, 1), reading(10, 114, 5)
+    assert others_cpu_share(start, end, cpus=2) == pytest.approx(10 / 20)
+    # Only this process at work: nobody else.
+    assert others_cpu_share(start, reading(10, 104, 5), cpus=2) == 0.0
+    # Tick rounding never gives a share outside [0, 1].
+    assert others_cpu_share(start, reading(10, 103.99, 5), cpus=2) == 0.0
+    assert others_cpu_share(start, reading(1, 200, 1), cpus=2) == 1.0
+    with pytest.raises(ValueError, match="cpus"):
+        others_cpu_share(start, end, cpus=0)
+
+
+def fake_clocks(*readings):
+    queue = list(readings)
+    return lambda: queue.pop(0)
+
+
+def test_a_probe_on_a_busy_machine_decides_its_run_but_is_not_cached(params, tmp_path):
+    cache, calls = tmp_path / "probe.json", []
+    config = tiny_train_config(params)
+    cpus = os.cpu_count() or 1
+    # Others kept every CPU busy for the whole probe.
+    busy = fake_clocks(reading(0, 0, 0), reading(10, 10 * cpus + 3, 3))
+    first = choose_xla(config, (28, 28, 1), None, cache, fake_measure(100, 130, calls), busy)
+    assert first.use_xla and first.busy and first.others_cpu_share == pytest.approx(1.0)
+    assert "not cached" in first.reason and not cache.exists()
+    # The next run probes again; on a quiet machine its answer is kept.
+    quiet = fake_clocks(reading(0, 0, 0), reading(10, 3, 3))
+    second = choose_xla(config, (28, 28, 1), None, cache, fake_measure(100, 50, calls), quiet)
+    assert not second.use_xla and not second.busy and "not cached" not in second.reason
+    assert calls == [False, True, False, True]
+    third = choose_xla(config, (28, 28, 1), None, cache, fake_measure(100, 130, calls), quiet)
+    assert third.cached and not third.use_xla and len(calls) == 4
+
+
+def test_unknown_machine_load_still_caches(params, tmp_path):
+    cache = tmp_path / "probe.json"
+    choice = choose_xla(
+        tiny_train_config(params), (28, 28, 1), None, cache, fake_measure(100, 130, []),
+        lambda: None,
+    )  # fmt: skip
+    assert choice.others_cpu_share is None and not choice.busy and cache.exists()
+
+
+def test_an_old_cache_entry_is_probed_again(params, tmp_path):
+    cache, calls = tmp_path / "probe.json", []
+    config = tiny_train_config(params)
+    key = probe_key(config, (28, 28, 1), None)
+    cache.write_text(json.dumps({key: {"use_xla": True, "rate": 1}}))
+    choice = choose_xla(config, (28, 28, 1), None, cache, fake_measure(100, 50, calls))
+    assert not choice.cached and calls == [False, True]
+
+
+@pytest.mark.skipif(cpu_reading() is None, reason="no /proc/stat here")
+def test_real_clocks_see_other_processes_keep_the_cpus_busy(tmp_path):
+    cpus = os.cpu_count() or 1
+    spin = [
+        sys.executable,
+        "-c",
+        "import time\nend = time.time() + 30\nwhile time.time() < end: pass",
+    ]
+    spinners = [subprocess.Popen(spin) for _ in range(cpus)]
+    try:
+        time.sleep(0.5)  # the interpreters are up and spinning
+        start = cpu_reading()
+        time.sleep(1.5)  # this process idles: any busy time is the spinners'
+        end = cpu_reading()
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert others_cpu_share(start, end, cpus) > BUSY_SHARE
