@@ -121,16 +121,18 @@ def test_an_old_cache_entry_is_probed_again(params, tmp_path):
 
 
 @pytest.mark.skipif(cpu_reading() is None, reason="no /proc/stat here")
-def test_real_clocks_see_other_processes_keep_the_cpus_busy(tmp_path):
+def test_real_clocks_see_other_processes_keep_the_cpus_busy():
     cpus = os.cpu_count() or 1
+    # Each spinner says "up" once its interpreter has started, then spins (30 s at most).
     spin = [
         sys.executable,
         "-c",
-        "import time\nend = time.time() + 30\nwhile time.time() < end: pass",
+        "import time\nprint('up', flush=True)\nend = time.time() + 30\n"
+        "while time.time() < end: pass",
     ]
-    spinners = [subprocess.Popen(spin) for _ in range(cpus)]
+    spinners = [subprocess.Popen(spin, stdout=subprocess.PIPE, text=True) for _ in range(cpus)]
     try:
-        time.sleep(0.5)  # the interpreters are up and spinning
+        assert all(spinner.stdout.readline() == "up\n" for spinner in spinners)
         start = cpu_reading()
         time.sleep(1.5)  # this process idles: any busy time is the spinners'
         end = cpu_reading()
