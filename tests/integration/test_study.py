@@ -6,6 +6,7 @@ run and resumed; it ends with a parent run per recipe over its nested seeds, and
 report shows the failure. A bad study file queues nothing.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -140,3 +141,21 @@ def test_a_study_stops_resumes_records_recipes_and_reports_its_failure(study_rep
     assert "`broken`" in page and "`hinge`" in page
     assert (study_repo / "reports/studies/tiny/seeds_fid.png").stat().st_size > 1000
     assert os.path.exists(study_repo / "reports/studies/tiny/summary.json")
+
+    # Saved, the runs travel: a clone with an empty store loads them and has nothing to run.
+    result = study(study_repo, "save", "studies/tiny.yaml", check=True)
+    assert "wrote 6 run records" in result.stdout, result.stdout
+    saved = sorted(path.name for path in (study_repo / "reports/studies/tiny/runs").iterdir())
+    assert saved == [
+        f"{point}-s{seed}.json" for point in ("broken", "hinge", "ok") for seed in (1, 2)
+    ]
+    (study_repo / "mlflow.db").rename(study_repo / "machine-a.db")
+    result = study(study_repo, "status", "studies/tiny.yaml")
+    assert "loaded 6 saved runs" in result.stdout, result.stdout + result.stderr
+    assert "ok: 2/2 complete" in result.stdout and "hinge: 2/2 complete" in result.stdout
+    assert "broken: 0/2 complete; failed: seeds 1, 2" in result.stdout
+    result = study(study_repo, "report", "studies/tiny.yaml", "--output", "moved", check=True)
+    assert "loaded" not in result.stdout  # the store holds them now
+    moved = json.loads((study_repo / "moved/summary.json").read_text())
+    original = json.loads((study_repo / "reports/studies/tiny/summary.json").read_text())
+    assert moved["recipes"] == original["recipes"]

@@ -1,8 +1,10 @@
-"""``python -m gantrack study run|status|report STUDY``: a recipe study as one command.
+"""``python -m gantrack study run|status|report|save STUDY``: a recipe study as one command.
 
 The edge of :mod:`gantrack.study`: reads the study file and ``params.yaml``, finds the
 store and the DVC queue of this repository, prints progress, writes the report, and
-exits with the code.
+exits with the code. Every command but ``save`` first loads the seed runs saved under
+``reports/studies/*/runs/`` into the store (:mod:`gantrack.study.records`), so runs made
+on other machines count as done.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
 EXIT_STOPPED = 130
+STUDY_REPORTS = Path("reports/studies")  # <name>/ the report, <name>/runs/ the saved runs
 
 EPILOG = f"""\
 exit status:
   {EXIT_DONE}    every run of the study is complete (run, status), or the report is written
   {EXIT_FAILED_RUNS}    some runs failed (recorded with their errors) or are not complete yet
-  {EXIT_USAGE}    a bad study file or params.yaml: nothing was queued
+  {EXIT_USAGE}    a bad study file, params.yaml or saved run record: nothing was queued
   {EXIT_STORE}    the MLflow store or the DVC queue could not be used
   {EXIT_STOPPED}  stopped (Ctrl-C): this study's queued tasks removed; run again to resume
 """
@@ -58,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--output", type=Path, metavar="DIR", help="default: reports/studies/<study name>"
     )
-    for sub in (run, status, export, report):
+    save = commands.add_parser(
+        "save",
+        help="write the study's seed runs to reports/studies/<name>/runs/ (commit them: "
+        "every clone's study commands load them)",
+    )
+    save.add_argument("study", type=Path)
+    for sub in (run, status, export, report, save):
         sub.add_argument("--params", type=Path, default=Path("params.yaml"), metavar="FILE")
     return parser
 
@@ -71,6 +80,7 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from gantrack.study.records import RecordError
     from gantrack.study.spec import StudyError, load_study
 
     arguments = build_parser().parse_args(argv)
@@ -81,6 +91,9 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     try:
         return COMMANDS[arguments.command](study, arguments)
+    except RecordError as error:
+        print(f"gantrack study: error: {error}; nothing was queued", file=sys.stderr)
+        return EXIT_USAGE
     except GantrackError as error:
         print(f"gantrack study: error: {error}", file=sys.stderr)
         return EXIT_STORE
@@ -96,7 +109,7 @@ def run(study, arguments) -> int:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, _interrupt)
 
-    client, experiment_id, current = _store(arguments.params)
+    client, experiment_id, current = _store(arguments.params, load_saved=True)
     runner = StudyRunner(study, Path.cwd(), client, experiment_id, current, say=_say)
     outcome = runner.run(jobs=arguments.jobs, poll_seconds=arguments.poll)
     if outcome.stopped:
@@ -107,7 +120,7 @@ def run(study, arguments) -> int:
 def status(study, arguments) -> int:
     from gantrack.study import store
 
-    client, experiment_id, current = _store(arguments.params)
+    client, experiment_id, current = _store(arguments.params, load_saved=True)
     found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
     for point in study.points:
         seeds = [found[(point.name, seed)] for seed in point.seeds]
@@ -128,11 +141,11 @@ def report(study, arguments) -> int:
     from gantrack.study import store
     from gantrack.study.report import build_report
 
-    client, experiment_id, current = _store(arguments.params)
+    client, experiment_id, current = _store(arguments.params, load_saved=True)
     found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
     results = store.recipe_results(client, study, found)
     markdown, pictures, summary = build_report(study, results)
-    folder = arguments.output or Path("reports/studies") / study.name
+    folder = arguments.output or STUDY_REPORTS / study.name
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in pictures.items():
         with atomic_path(folder / name) as temporary:
@@ -160,7 +173,7 @@ def export(study, arguments) -> int:
         )
         return EXIT_USAGE
     network = load_params(arguments.params).gate.network
-    client, experiment_id, current = _store(arguments.params)
+    client, experiment_id, current = _store(arguments.params, load_saved=True)
     found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
     point = study.point(arguments.point)
     complete = [
@@ -194,11 +207,56 @@ def export(study, arguments) -> int:
     return EXIT_DONE if len(seeds) == len(point.seeds) else EXIT_FAILED_RUNS
 
 
-COMMANDS = {"run": run, "status": status, "export": export, "report": report}
+def save(study, arguments) -> int:
+    from gantrack.study import records, store
+
+    client, experiment_id, current = _store(arguments.params)
+    found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
+    saved = {record["run_id"] for record in records.read_records(_saved_folders())}
+    folder = STUDY_REPORTS / study.name / "runs"
+    written = records.save_records(client, study.name, found.values(), folder, saved)
+    complete = sum(seed.complete for seed in found.values())
+    print(
+        f"wrote {len(written)} run records to {folder}/ ({len(found) - len(written)} already "
+        f"saved or not run; {complete}/{len(found)} runs of {study.name} complete)"
+    )
+    return EXIT_DONE
 
 
-def _store(params_file: Path):
-    """The stages' store and experiment (created if new), and this checkout's run params."""
+COMMANDS = {
+    "run": run,
+    "status": status,
+    "export": export,
+    "report": report,
+    "save": save,
+}
+
+
+def _saved_folders() -> list[Path]:
+    return sorted(STUDY_REPORTS.glob("*/runs"))
+
+
+def _load_saved(client, experiment_id: str) -> None:
+    """Load every saved run record of this checkout that the store lacks."""
+    from gantrack.study import records, store
+
+    saved = records.read_records(_saved_folders())
+    if not saved:
+        return
+    outcome = records.load_records(
+        client, experiment_id, saved, store.all_runs(client, experiment_id)
+    )
+    if outcome.loaded:
+        print(
+            f"loaded {outcome.loaded} saved runs from {STUDY_REPORTS}/*/runs/ into the store "
+            f"({outcome.present} were there already)",
+            flush=True,
+        )
+
+
+def _store(params_file: Path, load_saved: bool = False):
+    """The stages' store and experiment (created if new), and this checkout's run params;
+    with ``load_saved``, the saved run records loaded into it first."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -220,6 +278,8 @@ def _store(params_file: Path):
             experiment_id = client.get_experiment_by_name(context.experiment_name).experiment_id
     else:
         experiment_id = experiment.experiment_id
+    if load_saved:
+        _load_saved(client, experiment_id)
     return client, experiment_id, run_params(load_params(params_file))
 
 

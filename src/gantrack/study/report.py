@@ -10,6 +10,7 @@ the docs; ``summary.json`` holds the same numbers for programs.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -91,11 +92,16 @@ def _overview(study: Study, results: Sequence[RecipeResult]) -> str:
     complete = sum(len(result.complete_seeds) for result in results)
     failed = sum(len(result.failed) for result in results)
     budget = ", ".join(f"{value:,} {key}" for key, value in study.budget.items()) or "per point"
+    machines = Counter(
+        machine for result in results for machine in result.machines.values()
+    ).most_common()
+    ran_on = "; ".join(f"{name}: {count}" for name, count in machines) or "none yet"
     return (
         f"{len(results)} recipes, {total} runs: **{complete} complete, {failed} failed, "
         f"{total - complete - failed} not run**. Budget: {budget} (a point's own budget is in "
         f"its row). Reference: `{study.reference}`. Study file: `{study.path}`; regenerate "
-        f"with `python -m gantrack study report {study.path}`."
+        f"with `python -m gantrack study report {study.path}`.\n\n"
+        f"Complete runs by the CPU they ran on: {ran_on}."
     )
 
 
@@ -203,6 +209,7 @@ def _summary(study: Study, ordered, reference, top) -> dict[str, Any]:
             "complete_seeds": result.complete_seeds,
             "failed": {str(seed): error for seed, error in result.failed.items()},
             "ranked": result.ranked,
+            "machines": {str(seed): cpu for seed, cpu in sorted(result.machines.items())},
             "metrics": {name: _finite(result.summary(name).as_dict()) for name in RECIPE_METRICS},
         }
         for label, against in (("vs_reference", reference), ("vs_best", top)):

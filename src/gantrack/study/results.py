@@ -30,7 +30,8 @@ class RecipeResult:
     """One point of a study over its seeds.
 
     ``values[metric][seed]`` for the complete seeds; ``failed[seed]`` the error of each
-    failed seed; ``curves[seed]`` the in-training FID by generator step.
+    failed seed; ``curves[seed]`` the in-training FID by generator step; ``machines[seed]``
+    the CPU each complete seed ran on.
     """
 
     point: Point
@@ -38,6 +39,7 @@ class RecipeResult:
     failed: Mapping[int, str] = field(default_factory=dict)
     curves: Mapping[int, Mapping[int, float]] = field(default_factory=dict)
     run_ids: Mapping[int, str] = field(default_factory=dict)
+    machines: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

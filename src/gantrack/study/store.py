@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gantrack.metric_table import RECIPE_METRICS
+from gantrack.study.records import SAVED_ON_TAG
 from gantrack.study.spec import Point, Study, recipe_params, run_params
 from gantrack.study.statistics import summarise
 from gantrack.tracking.limits import (
@@ -32,6 +33,7 @@ from gantrack.tracking.limits import (
     MAX_PARAMS_PER_BATCH,
     SEARCH_PAGE_SIZE,
 )
+from gantrack.tracking.provenance import CPU_TAG
 
 NETWORK = "evaluator"  # the network a study judges recipes by (always scored)
 PARENT_TAG = "gantrack.study.parent"
@@ -267,7 +269,7 @@ def recipe_results(client, study: Study, found: Mapping[tuple[str, int], SeedRun
     results = []
     for point in study.points:
         values: dict[str, dict[int, float]] = {name: {} for name in RECIPE_METRICS}
-        failed, curves, run_ids = {}, {}, {}
+        failed, curves, run_ids, machines = {}, {}, {}, {}
         for seed in point.seeds:
             seed_run = found[(point.name, seed)]
             if seed_run.complete:
@@ -275,10 +277,22 @@ def recipe_results(client, study: Study, found: Mapping[tuple[str, int], SeedRun
                     values[name][seed] = seed_run.value(metric_key(name))
                 run_ids[seed] = seed_run.run.info.run_id
                 curves[seed] = steps_curve(client, seed_run.run)
+                machines[seed] = machine(seed_run.run)
             elif seed_run.error:
                 failed[seed] = seed_run.error
-        results.append(RecipeResult(point, values, failed, curves, run_ids))
+        results.append(RecipeResult(point, values, failed, curves, run_ids, machines))
     return results
+
+
+def machine(run) -> str:
+    """The CPU ``run`` ran on: its own tag, else the CPU of the machine that saved it (a
+    run from before the tag, saved where it ran), else ``not recorded``."""
+    tags = run.data.tags
+    if tags.get(CPU_TAG):
+        return tags[CPU_TAG]
+    if tags.get(SAVED_ON_TAG):
+        return f"{tags[SAVED_ON_TAG]}, where it was saved"
+    return "not recorded"
 
 
 def steps_curve(client, run) -> dict[int, float]:

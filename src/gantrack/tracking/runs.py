@@ -21,7 +21,13 @@ from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 from gantrack.config import Params, flatten_params
 from gantrack.tracking.context import TrackingContext, default_tracking_uri
 from gantrack.tracking.lost_store import report_lost_store
-from gantrack.tracking.provenance import git_state, lock_sha256, run_name
+from gantrack.tracking.provenance import (
+    CPU_TAG,
+    cpu_description,
+    git_state,
+    lock_sha256,
+    run_name,
+)
 from gantrack.tracking.spool import Spool, spool_root
 from gantrack.tracking.store import retry_when_locked
 from gantrack.tracking.tracker import Tracker, activated
@@ -38,7 +44,8 @@ def stage_run(
     """Open (or re-open) this execution's MLflow run for ``stage``; yields the active run.
 
     Logs the flattened params and tags (git commit and dirty flag, DVC experiment and
-    baseline, dataset, the stages run so far, the SHA-256 of uv.lock: the environment).
+    baseline, dataset, the stages run so far, the SHA-256 of uv.lock: the environment,
+    the CPU).
     Everything logged inside goes through a
     :class:`~gantrack.tracking.tracker.Tracker` and the run's spool; an exception inside
     ends the run FAILED. A store that went away mid-run is reported in one line when the
@@ -64,6 +71,7 @@ def stage_run(
                 "dvc.baseline": context.dvc_baseline,
                 "gantrack.dataset": params.data.dataset,
                 LOCK_TAG: lock_sha256(context.repo_root),
+                CPU_TAG: cpu_description(),
             }
             tracker.set_tags({key: value for key, value in tags.items() if value is not None})
             tracker.log_params(flatten_params(params))

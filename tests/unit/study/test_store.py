@@ -5,24 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
+from support.study_runs import STUDY, current, fill, seed_run
 
 from gantrack.study import store
 from gantrack.study.report import build_report
 from gantrack.study.spec import parse_study, run_params
-
-STUDY = """
-budget: {steps: 3000}
-seeds: [1, 2, 3]
-reference: default
-points:
-  - name: default
-  - name: hinge
-    params: {train.loss: hinge}
-"""
-FIDS = {("default", 1): 3.0, ("default", 2): 5.0, ("default", 3): 4.0}
-FIDS |= {("hinge", 1): 9.0, ("hinge", 2): 8.0, ("hinge", 3): 12.0}
 
 
 @pytest.fixture
@@ -33,36 +21,6 @@ def client(tmp_path):
 @pytest.fixture
 def study(raw_params):
     return parse_study(yaml.safe_load(STUDY), raw_params, "grid", Path("grid.yaml"))
-
-
-def seed_run(client, experiment, params, fid, status="FINISHED", name=None, complete=True):
-    """A run as the pipeline leaves it: params as strings, the recipe metrics, a curve."""
-    run = client.create_run(experiment, run_name=name, tags={"dvc.experiment": name or ""})
-    run_id = run.info.run_id
-    client.log_batch(run_id, params=[Param(k, v) for k, v in list(params.items())[:100]])
-    client.log_batch(run_id, params=[Param(k, v) for k, v in list(params.items())[100:]])
-    if complete:
-        values = {"fid": fid, "inception_score": 8.0, "kid": fid / 10, "precision": 0.7}
-        values["recall"] = 0.7
-        metrics = [Metric(f"evaluator.{k}", v, 0, 0) for k, v in values.items()]
-        metrics.append(Metric("steps_per_epoch", 250, 0, 0))
-        metrics += [Metric("eval.fid", fid * (13 - epoch), 0, epoch) for epoch in (2, 12)]
-        client.log_batch(run_id, metrics=metrics)
-    client.set_terminated(run_id, status)
-    return client.get_run(run_id)
-
-
-def fill(client, study, skip=()):
-    experiment = client.create_experiment("gantrack")
-    for (point, seed), fid in FIDS.items():
-        if (point, seed) not in skip:
-            params = run_params(study.params[(point, seed)])
-            seed_run(client, experiment, params, fid, name=f"grid-{point}-s{seed}")
-    return experiment
-
-
-def current(study):
-    return run_params(study.params[("default", 1)])
 
 
 def test_each_seed_finds_its_complete_run_by_params(client, study):
@@ -148,6 +106,7 @@ def test_the_report_marks_failures_and_reads_curves_by_generator_step(client, st
     default = results[0]
     assert default.curves[1] == {500: 33.0, 3000: 3.0}  # epochs 2 and 12, 250 steps each
     markdown, pictures, summary = build_report(study, results)
+    assert "Complete runs by the CPU they ran on: not recorded: 5." in markdown
     assert "## Failed runs" in markdown and "ValueError: batch size 1000" in markdown
     assert summary["recipes"]["hinge"]["failed"] == {"3": "ValueError: batch size 1000"}
     assert not summary["recipes"]["hinge"]["ranked"]  # 2 complete seeds of 3

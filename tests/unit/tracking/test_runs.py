@@ -1,17 +1,21 @@
 import hashlib
+import os
+import re
 import sqlite3
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from gantrack.tracking import provenance, runs
 from gantrack.tracking.context import TrackingContext, _is_dvc, default_tracking_uri
 from gantrack.tracking.log import log_metrics
-from gantrack.tracking.provenance import run_name
+from gantrack.tracking.provenance import CPU_TAG, run_name
 from gantrack.tracking.runs import EXECUTION_KEY_TAG, LOCK_TAG, stage_run
 from gantrack.tracking.services import free_port
 from gantrack.tracking.store import TrackingStoreError, check_tracking_server, retry_when_locked
@@ -88,6 +92,24 @@ def test_every_run_names_its_environment_by_the_lock_files_hash(context, params,
     (run,) = mlflow.search_runs(experiment_names=["test"], output_format="list")
     expected = hashlib.sha256(b"version = 1\n").hexdigest()
     assert run.data.tags[LOCK_TAG] == expected
+
+
+def test_every_run_names_the_cpu_it_ran_on(context, params, tmp_path, monkeypatch):
+    # Numbers move between CPUs' kernels, so a study reads each seed's machine from here.
+    monkeypatch.setattr(runs, "cpu_description", lambda: "Test CPU 9000 (3 CPUs)")
+    with stage_run("train", params, context, work_dir=tmp_path):
+        pass
+    (run,) = mlflow.search_runs(experiment_names=["test"], output_format="list")
+    assert run.data.tags[CPU_TAG] == "Test CPU 9000 (3 CPUs)"
+
+
+def test_the_cpu_description_names_the_model_and_the_usable_cpus():
+    description = provenance.cpu_description()
+    model, count = re.fullmatch(r"(.+) \((\d+) CPUs\)", description).groups()
+    assert int(count) == len(os.sched_getaffinity(0))
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file() and "model name" in cpuinfo.read_text():
+        assert f"model name\t: {model}" in cpuinfo.read_text()
 
 
 def test_failed_stage_marks_run_failed(context, params, tmp_path):
