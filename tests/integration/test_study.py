@@ -98,6 +98,9 @@ def test_a_study_stops_resumes_records_recipes_and_reports_its_failure(study_rep
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=180) == 130, log.read_text()
     assert "run the same command to resume" in log.read_text()
+    # The data, the evaluator and its statistics are the same for every run: made once.
+    shared = "the stages every run shares, once, here: prepare, train_evaluator, reference"
+    assert shared in log.read_text()
     status = queued_tasks(study_repo)
     assert not [line for line in status.splitlines() if "Queued" in line or "Running" in line]
     (first,) = complete(study_runs(study_repo), "tiny-ok-s1")
@@ -111,6 +114,9 @@ def test_a_study_stops_resumes_records_recipes_and_reports_its_failure(study_rep
     assert [r.info.run_id for r in complete(runs, "tiny-ok-s1")] == [first.info.run_id]
     for name in ("tiny-ok-s2", "tiny-hinge-s1", "tiny-hinge-s2"):
         assert len(complete(runs, name)) == 1, name
+    for name in ("tiny-ok-s1", "tiny-ok-s2", "tiny-hinge-s1", "tiny-hinge-s2"):
+        stages = complete(runs, name)[0].data.tags["gantrack.stages"].split(",")
+        assert stages == ["train", "sample", "evaluate", "report"], (name, stages)
 
     # A parent run per recipe: the median, min and max of its seeds, which nest under it.
     store = client(study_repo)

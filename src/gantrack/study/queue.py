@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import psutil
 from gantrack.errors import GantrackError
 
 LOG_TAIL_LINES = 12
+WORKER_STATUS = re.compile(r"Worker status: (\d+) active, (\d+) idle")
 
 
 class QueueError(GantrackError):
@@ -74,6 +76,63 @@ def queue_experiment(repo: Path, name: str, changes: Mapping[str, Any], dvc: str
     _run(command, repo, f"queueing {name}")
 
 
+def shared_stages(repo: Path, changed: Iterable[str]) -> list[str]:
+    """The stages that every experiment of a study runs alike, in dvc.yaml's order: no param
+    they read (nor any stage above them reads) is among ``changed``, the dotted keys the
+    study sets. A stage that reads the whole params file is never shared.
+
+    Reproduced once in the workspace before queueing (:func:`reproduce`), they are
+    restored by every queued experiment instead of rerun: a queued experiment starts from
+    the workspace's ``dvc.lock``, and DVC restores a stage whose lock entry matches when
+    its outputs are in the cache, but does not fall back to its run cache when they are
+    not (a fresh clone, whose ``dvc.lock`` names outputs made elsewhere): without this,
+    each seed of a study trained its own copy of the same evaluator.
+    """
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    changed = set(changed)
+
+    def touched(key: str) -> bool:
+        return any(
+            key == other or other.startswith(f"{key}.") or key.startswith(f"{other}.")
+            for other in changed
+        )
+
+    def alike(stage) -> bool:
+        params = [dep for dep in stage.deps if isinstance(dep, ParamsDependency)]
+        return not any(not dep.params or any(map(touched, dep.params)) for dep in params)
+
+    with Repo(str(repo)) as dvc_repo:
+        graph = dvc_repo.index.graph  # an edge runs from a stage to one it depends on
+
+        def upstream(stage) -> set:
+            found, todo = set(), [stage]
+            while todo:
+                for above in graph.successors(todo.pop()):
+                    if above not in found:
+                        found.add(above)
+                        todo.append(above)
+            return found
+
+        return [
+            _address(stage, repo)
+            for stage in dvc_repo.index.stages  # dvc.yaml's order
+            if stage.cmd and alike(stage) and all(map(alike, upstream(stage)))
+        ]
+
+
+def _address(stage, repo: Path) -> str:
+    """How ``dvc repro`` run in ``repo`` names the stage: ``train``, ``sub/dvc.yaml:train``."""
+    where = os.path.relpath(stage.path, repo)
+    return stage.name if where == "dvc.yaml" else f"{where}:{stage.name}"
+
+
+def reproduce(repo: Path, stages: Sequence[str], dvc: str = "dvc") -> None:
+    """``dvc repro stages...`` in ``repo`` (the workspace: its dvc.lock records them)."""
+    _run([dvc, "repro", *stages], repo, f"reproducing {', '.join(stages)}")
+
+
 def start_workers(repo: Path, jobs: int, dvc: str = "dvc") -> None:
     """``dvc queue start -j jobs``. DVC daemonises the workers, and a daemon may keep the
     command's output streams open: they go to a file, read when the command fails."""
@@ -93,7 +152,20 @@ def start_workers(repo: Path, jobs: int, dvc: str = "dvc") -> None:
 
 def queue_status(repo: Path, dvc: str = "dvc") -> list[Task]:
     """The tasks of ``dvc queue status`` (every experiment queued in ``repo``)."""
-    return parse_status(_run([dvc, "queue", "status"], repo, "reading the queue"))
+    return read_queue(repo, dvc)[0]
+
+
+def read_queue(repo: Path, dvc: str = "dvc") -> tuple[list[Task], int | None]:
+    """The tasks of ``dvc queue status`` and its count of live workers (None when it
+    does not say)."""
+    text = _run([dvc, "queue", "status"], repo, "reading the queue")
+    return parse_status(text), parse_workers(text)
+
+
+def parse_workers(text: str) -> int | None:
+    """Live workers, active and idle, from ``Worker status: 1 active, 0 idle``."""
+    found = WORKER_STATUS.search(text)
+    return None if found is None else int(found[1]) + int(found[2])
 
 
 def parse_status(text: str) -> list[Task]:

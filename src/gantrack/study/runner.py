@@ -22,6 +22,9 @@ from gantrack.study.spec import Study
 
 IN_FLIGHT = ("Queued", "Running")
 PROGRESS_EVERY_S = 60.0
+# Looks in a row that find runs queued, none running and no worker alive before the
+# workers are started again: one look can fall between a task's end and the next's start.
+LOOKS_BEFORE_RESTART = 2
 
 
 @dataclass
@@ -110,6 +113,7 @@ class StudyRunner:
         self.recorded_failures: set[str] = set()
         self.failed_ids: dict[str, str] = {}
         self.first_seen_running: dict[str, float] = {}
+        self.workers: int | None = None  # live DVC queue workers at the last look
 
     def run(self, jobs: int = 1, poll_seconds: float = 15.0) -> Outcome:
         """Queue, watch and record until no task of the study is queued or running."""
@@ -127,6 +131,8 @@ class StudyRunner:
             f"{complete} complete in the store, {len(self.names) - complete - len(to_queue)} "
             f"already queued, queueing {len(to_queue)}"
         )
+        if to_queue:
+            self._reproduce_shared_stages()
         for name in to_queue:
             point, seed = self.names[name]
             if found[(point.name, seed)].error:
@@ -146,6 +152,17 @@ class StudyRunner:
             dvc_queue.stop_tasks(self.repo, list(self.names), self.dvc)
             return self.record(stopped=True)
         return self.record()
+
+    def _reproduce_shared_stages(self) -> None:
+        """Run once, here, the stages no point changes (the data, the evaluator and its
+        statistics), so that each queued run restores them instead of rerunning them."""
+        changed = {"train.seed"}
+        for point in self.study.points:
+            changed |= set(point.changes)
+        stages = dvc_queue.shared_stages(self.repo, changed)
+        if stages:
+            self.say(f"the stages every run shares, once, here: {', '.join(stages)}")
+            dvc_queue.reproduce(self.repo, stages, self.dvc)
 
     def record(self, stopped: bool = False) -> Outcome:
         """One parent run per point, the seed runs nested under it."""
@@ -168,7 +185,7 @@ class StudyRunner:
     # -- the loop ------------------------------------------------------------------------
 
     def _watch(self, jobs: int, poll_seconds: float) -> None:
-        last_state, last_time = None, 0.0
+        last_state, last_time, stalled = None, 0.0, 0
         while True:
             statuses = self._statuses()
             found = self._found()
@@ -184,7 +201,22 @@ class StudyRunner:
                 last_state, last_time = state, now
             if not progress.queued and not progress.running:
                 return
+            stalled = stalled + 1 if progress.queued and not progress.running else 0
+            if stalled >= LOOKS_BEFORE_RESTART and self.workers == 0:
+                self._restart_workers(progress.queued, jobs)
+                stalled = 0
             time.sleep(poll_seconds)
+
+    def _restart_workers(self, queued: int, jobs: int) -> None:
+        """DVC's queue worker can die with runs still queued: its file broker lets it read
+        a message half-written by a status query (celery/kombu#1551,
+        treeverse/dvc-task#73), and the queue then waits for a worker that never comes."""
+        self.say(
+            f"no DVC queue worker is alive and {queued} runs are queued (a worker can die "
+            "on a half-written broker message: .dvc/tmp/exps/celery/*.out); starting "
+            "workers again"
+        )
+        dvc_queue.start_workers(self.repo, jobs, self.dvc)
 
     def _record_failures(self, statuses, found) -> int:
         """Each task DVC reports failed (and not since complete) gets its error recorded;
@@ -242,7 +274,8 @@ class StudyRunner:
         appears twice: Failed and Queued); the newest failed task of each name is kept
         for its log."""
         states: dict[str, set[str]] = {}
-        for task in dvc_queue.queue_status(self.repo, self.dvc):
+        tasks, self.workers = dvc_queue.read_queue(self.repo, self.dvc)
+        for task in tasks:
             states.setdefault(task.name, set()).add(task.status)
             if task.status == "Failed":
                 self.failed_ids.setdefault(task.name, task.task_id)  # newest first

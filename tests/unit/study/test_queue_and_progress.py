@@ -1,6 +1,8 @@
+import subprocess
+
 import pytest
 
-from gantrack.study.queue import Task, override, parse_status
+from gantrack.study.queue import Task, override, parse_status, shared_stages
 from gantrack.study.results import error_summary
 from gantrack.study.runner import Progress, duration
 
@@ -67,3 +69,64 @@ def test_progress_says_what_runs_and_estimates_what_is_left():
 
 def test_durations_read_as_people_say_them():
     assert [duration(s) for s in (42, 420, 18_720)] == ["42 s", "7 min", "5 h 12 min"]
+
+
+PIPELINE = """\
+stages:
+  check:
+    cmd: echo checked > checked.txt
+    params:
+      - params.yaml:
+    outs: [checked.txt]
+  data:
+    cmd: echo data > data.txt
+    params: [seed]
+    outs: [data.txt]
+  judge:
+    cmd: cat data.txt > judge.txt
+    deps: [data.txt]
+    params: [judge]
+    outs: [judge.txt]
+  judge_statistics:
+    cmd: cat judge.txt > statistics.txt
+    deps: [judge.txt]
+    params: [statistics.split]
+    outs: [statistics.txt]
+  train:
+    cmd: cat data.txt > model.txt
+    deps: [data.txt]
+    params: [train.seed, train.loss]
+    outs: [model.txt]
+  score:
+    cmd: cat model.txt statistics.txt > score.txt
+    deps: [model.txt, statistics.txt]
+    outs: [score.txt]
+"""
+
+
+@pytest.fixture
+def dvc_project(tmp_path):
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "dvc.yaml").write_text(PIPELINE)
+    (tmp_path / "params.yaml").write_text(
+        "seed: 0\njudge: {epochs: 1}\nstatistics: {split: train}\ntrain: {seed: 1, loss: hinge}\n"
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "changed, shared",
+    [
+        # A study of seeds and losses: the data and the judge are the same for every run.
+        ({"train.seed", "train.loss"}, ["data", "judge", "judge_statistics"]),
+        # A changed key shares nothing below it, whether the stage lists the key or its
+        # section, or the study changes the section a stage lists a key of.
+        ({"train.seed", "statistics.split"}, ["data", "judge"]),
+        ({"train.seed", "statistics"}, ["data", "judge"]),
+        ({"train.seed", "judge.epochs"}, ["data"]),
+        ({"seed"}, []),
+    ],
+)
+def test_the_stages_no_point_changes_are_shared_with_their_upstream(dvc_project, changed, shared):
+    assert shared_stages(dvc_project, changed) == shared

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
-from test_store import seed_run
+from support.study_runs import seed_run
 
 from gantrack.study import queue as dvc_queue
 from gantrack.study.queue import Task
@@ -24,23 +24,41 @@ points:
 
 
 class FakeQueue:
-    """Queued tasks become complete runs (or failures, for ``broken``) at the next look."""
+    """Queued tasks become complete runs (or failures, for ``broken``) at the next look,
+    while a worker is alive; with ``dies_after``, the worker dies after that many tasks."""
 
     def __init__(self, client, experiment, study):
         self.client, self.experiment, self.study = client, experiment, study
         self.queued: list[str] = []
         self.tasks: list[Task] = []
         self.started = 0
+        self.workers = 0
+        self.dies_after: int | None = None
+        self.calls: list[tuple] = []  # (what, argument) in the order the runner called
 
     def queue_experiment(self, repo, name, changes, dvc="dvc"):
         self.queued.append(name)
+        self.calls.append(("queue", name))
         self.tasks.insert(0, Task(f"t{len(self.queued)}", name, "Queued"))
 
     def start_workers(self, repo, jobs, dvc="dvc"):
         self.started += 1
+        self.workers = jobs
 
-    def queue_status(self, repo, dvc="dvc"):
+    def shared_stages(self, repo, changed):
+        self.calls.append(("shared_stages", frozenset(changed)))
+        return ["prepare", "train_evaluator"]
+
+    def reproduce(self, repo, stages, dvc="dvc"):
+        self.calls.append(("reproduce", tuple(stages)))
+
+    def read_queue(self, repo, dvc="dvc"):
+        self.looks = getattr(self, "looks", 0) + 1
+        if self.looks > 100:
+            raise AssertionError("the runner is still waiting after 100 looks")
         for index, task in enumerate(self.tasks):
+            if not self.workers:
+                break
             if task.status == "Queued":  # the worker runs it
                 point, seed = task.name.split("-")[1], int(task.name.rsplit("-s", 1)[1])
                 params = run_params(self.study.params[(point, seed)])
@@ -50,7 +68,11 @@ class FakeQueue:
                 else:
                     seed_run(self.client, self.experiment, params, 3.0 + seed, name=task.name)
                     self.tasks[index] = Task(task.task_id, task.name, "Success")
-        return list(self.tasks)
+                if self.dies_after is not None:
+                    self.dies_after -= 1
+                    if self.dies_after == 0:
+                        self.workers, self.dies_after = 0, None
+        return list(self.tasks), self.workers
 
     def failure_log(self, repo, task_id, dvc="dvc"):
         return "ValueError: broken on purpose\nERROR: failed to reproduce 'train'"
@@ -62,7 +84,8 @@ def setup(tmp_path, raw_params, monkeypatch):
     experiment = client.create_experiment("gantrack")
     study = parse_study(yaml.safe_load(STUDY), raw_params, "tiny", Path("tiny.yaml"))
     fake = FakeQueue(client, experiment, study)
-    for name in ("queue_experiment", "start_workers", "queue_status", "failure_log"):
+    names = ("queue_experiment", "start_workers", "read_queue", "failure_log")
+    for name in (*names, "shared_stages", "reproduce"):
         monkeypatch.setattr(dvc_queue, name, getattr(fake, name))
     current = run_params(study.params[("ok", 1)])
     lines: list[str] = []
@@ -107,3 +130,31 @@ def test_a_complete_study_queues_nothing_and_starts_no_worker(setup, raw_params,
     outcome = again.run(jobs=1, poll_seconds=0)
     assert fake.queued == [] and fake.started == started
     assert outcome.complete == outcome.total == 2
+
+
+def test_the_shared_stages_run_once_before_anything_is_queued(setup):
+    runner, fake, lines, _ = setup
+    runner.run(jobs=1, poll_seconds=0)
+    (what, changed), (reproduce, stages), (first_queued, _) = fake.calls[:3]
+    assert what == "shared_stages" and {"train.seed", "train.loss", "train.steps"} <= changed
+    assert (reproduce, stages, first_queued) == (
+        "reproduce",
+        ("prepare", "train_evaluator"),
+        "queue",
+    )
+    assert sum(call[0] == "reproduce" for call in fake.calls) == 1
+    assert "the stages every run shares, once, here: prepare, train_evaluator" in lines
+    fake.calls.clear()
+    runner.run(jobs=1, poll_seconds=0)  # the broken seeds again: the stages are reproduced
+    assert [call[0] for call in fake.calls[:2]] == ["shared_stages", "reproduce"]
+
+
+def test_a_worker_that_died_with_runs_queued_is_started_again(setup):
+    runner, fake, lines, _ = setup
+    fake.dies_after = 1  # the worker dies after its first task, three left queued
+    outcome = runner.run(jobs=1, poll_seconds=0)
+    assert fake.started == 2
+    assert any(
+        line.startswith("no DVC queue worker is alive and 3 runs are queued") for line in lines
+    )
+    assert (outcome.complete, outcome.failed) == (2, 2)
