@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gantrack.config import Params
+from gantrack.config import Params, TrainConfig
 from gantrack.data.splits import Split, array_checksum, load_split
 from gantrack.distribute import make_strategy
 from gantrack.epoch_report import EpochReport, EpochSink, TrainingProgress
@@ -107,6 +107,10 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     if config.xla == "auto":  # decided on this machine, by a timed probe (cached)
         if config.distribute != "none":
             config = config.model_copy(update={"xla": False})  # distributed steps: no XLA
+        elif (resumed := checkpoint_step(params, config, split)) is not None:
+            step = "the XLA step" if resumed else "the plain step"
+            print(f"train.xla auto: {step}, the one the checkpoint to resume was made with")
+            config = config.model_copy(update={"xla": resumed})
         else:
             xla_choice = choose_xla(config, split.images.shape[1:], num_classes)
             print(xla_choice.reason)
@@ -214,6 +218,25 @@ def periodic_evaluation(
         sinks=sinks,
         on_best=lambda epoch, model: save_model(model, best_path),
     )
+
+
+def checkpoint_step(params: Params, config: TrainConfig, split: Split) -> bool | None:
+    """``train.xla: auto`` with a checkpoint to resume: the step that made it (True: the
+    XLA step), so that the resumed run goes on with it; None when no checkpoint was made
+    by these settings on either step.
+
+    A checkpoint resumes only on the step path that made it (:func:`training_fingerprint`
+    holds the resolved ``xla``), and a probe taken now can choose the other path (another
+    load on the machine): a killed run would then train again from the start.
+    """
+    checkpoint = latest_checkpoint(params.paths.checkpoints)
+    if checkpoint is None:
+        return None
+    for use_xla in (True, False):
+        resolved = params.model_copy(update={"train": config.model_copy(update={"xla": use_xla})})
+        if checkpoint.fingerprint == training_fingerprint(resolved, split):
+            return use_xla
+    return None
 
 
 def resume(
