@@ -29,7 +29,7 @@ from typing import Any
 
 from gantrack.errors import GantrackError
 from gantrack.io import MISSING_VALUES, load_json, save_json
-from gantrack.tracking.limits import MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH
+from gantrack.tracking.limits import log_in_batches
 from gantrack.tracking.provenance import cpu_description
 
 FORMAT = "gantrack.study.run/1"
@@ -214,14 +214,11 @@ def _create(client, experiment_id: str, record: Mapping[str, Any]) -> str:
     )
     run_id = run.info.run_id
     params = [Param(key, str(value)) for key, value in record["params"].items()]
-    for start in range(0, len(params), MAX_PARAMS_PER_BATCH):
-        client.log_batch(run_id, params=params[start : start + MAX_PARAMS_PER_BATCH])
     metrics = [
         Metric(key, math.nan if value is None else float(value), timestamp, step)
         for key, history in record["metrics"].items()
         for step, timestamp, value in history
     ]
-    for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
+    log_in_batches(client.log_batch, run_id, params=params, metrics=metrics)
     client.set_terminated(run_id, record["status"], end_time=record.get("end_time"))
     return run_id

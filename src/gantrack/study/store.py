@@ -27,12 +27,7 @@ from gantrack.metric_table import RECIPE_METRICS
 from gantrack.study.records import SAVED_ON_TAG
 from gantrack.study.spec import Point, Study, recipe_params, run_params
 from gantrack.study.statistics import summarise
-from gantrack.tracking.limits import (
-    MAX_METRICS_PER_BATCH,
-    MAX_PARAM_VALUE_LENGTH,
-    MAX_PARAMS_PER_BATCH,
-    SEARCH_PAGE_SIZE,
-)
+from gantrack.tracking.limits import MAX_PARAM_VALUE_LENGTH, SEARCH_PAGE_SIZE, log_in_batches
 from gantrack.tracking.provenance import CPU_TAG
 
 NETWORK = "evaluator"  # the network a study judges recipes by (always scored)
@@ -248,8 +243,7 @@ def _params(params: Mapping[str, str], point: Point | None) -> list:
 
 
 def _log_params(client, run_id: str, params: list) -> None:
-    for start in range(0, len(params), MAX_PARAMS_PER_BATCH):
-        client.log_batch(run_id, params=params[start : start + MAX_PARAMS_PER_BATCH])
+    log_in_batches(client.log_batch, run_id, params=params)
 
 
 def _log_metrics(client, run_id: str, metrics: Mapping[str, float]) -> None:
@@ -257,8 +251,7 @@ def _log_metrics(client, run_id: str, metrics: Mapping[str, float]) -> None:
 
     stamp = int(time.time() * 1000)
     entries = [Metric(key, value, stamp, 0) for key, value in metrics.items()]
-    for start in range(0, len(entries), MAX_METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=entries[start : start + MAX_METRICS_PER_BATCH])
+    log_in_batches(client.log_batch, run_id, metrics=entries)
 
 
 def recipe_results(client, study: Study, found: Mapping[tuple[str, int], SeedRun]) -> list:

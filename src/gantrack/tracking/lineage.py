@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gantrack.io import save_json
-from gantrack.tracking.limits import MAX_METRICS_PER_BATCH
+from gantrack.tracking.limits import log_in_batches
 from gantrack.tracking.runs import EXECUTION_KEY_TAG, STAGES_TAG
 from gantrack.tracking.store import retry_when_locked
 
@@ -169,9 +169,7 @@ def link_reused_stage(client, run_id: str, record: StageRecord) -> None:
         for key in record.metrics
         for point in client.get_metric_history(record.run_id, key)
     ]
-    for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-        batch = metrics[start : start + MAX_METRICS_PER_BATCH]
-        retry_when_locked(client.log_batch)(run_id, metrics=batch)
+    log_in_batches(retry_when_locked(client.log_batch), run_id, metrics=metrics)
     artifact_root = source.info.artifact_uri
     tags = {key: source.data.tags[key] for key in record.tags if key in source.data.tags}
     tags[f"{tag}.artifact_uri"] = artifact_root

@@ -49,11 +49,7 @@ from typing import Any
 
 from gantrack.errors import GantrackError
 from gantrack.io import fsync_path, load_json, save_json
-from gantrack.tracking.limits import (
-    MAX_METRICS_PER_BATCH,
-    MAX_PARAMS_PER_BATCH,
-    MAX_TAGS_PER_BATCH,
-)
+from gantrack.tracking.limits import log_in_batches
 
 JOURNAL = "journal.jsonl"
 RUN_FILE = "run.json"
@@ -314,16 +310,13 @@ def send(client, spool: Spool, record: SpoolRecord) -> None:
         step = data.get("step") or 0
         values = data["metrics"].items()
         metrics = [Metric(key, float(value), record.time_ms, step) for key, value in values]
-        for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-            client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
+        log_in_batches(client.log_batch, run_id, metrics=metrics)
     elif record.kind == "params":
         params = [Param(key, str(value)) for key, value in data["params"].items()]
-        for start in range(0, len(params), MAX_PARAMS_PER_BATCH):
-            client.log_batch(run_id, params=params[start : start + MAX_PARAMS_PER_BATCH])
+        log_in_batches(client.log_batch, run_id, params=params)
     elif record.kind == "tags":
         tags = [RunTag(key, str(value)) for key, value in data["tags"].items()]
-        for start in range(0, len(tags), MAX_TAGS_PER_BATCH):
-            client.log_batch(run_id, tags=tags[start : start + MAX_TAGS_PER_BATCH])
+        log_in_batches(client.log_batch, run_id, tags=tags)
     elif record.kind == "artifact":
         client.log_artifact(run_id, str(spool.file(record)), data.get("artifact_path"))
     elif record.kind == "end":
