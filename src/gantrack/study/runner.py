@@ -18,7 +18,7 @@ from pathlib import Path
 from gantrack.study import queue as dvc_queue
 from gantrack.study import store
 from gantrack.study.results import error_summary
-from gantrack.study.spec import Study
+from gantrack.study.spec import SEED_PARAM, Study
 
 IN_FLIGHT = ("Queued", "Running")
 PROGRESS_EVERY_S = 60.0
@@ -138,7 +138,7 @@ class StudyRunner:
             if found[(point.name, seed)].error:
                 error = error_summary(found[(point.name, seed)].error)
                 self.say(f"retrying {name}: it failed before ({error})")
-            changes = {**point.changes, "train.seed": seed}
+            changes = {**point.changes, SEED_PARAM: seed}
             dvc_queue.queue_experiment(self.repo, name, changes, self.dvc)
         if len(self.names) > complete:
             dvc_queue.start_workers(self.repo, jobs, self.dvc)
@@ -156,7 +156,7 @@ class StudyRunner:
     def _reproduce_shared_stages(self) -> None:
         """Run once, here, the stages no point changes (the data, the evaluator and its
         statistics), so that each queued run restores them instead of rerunning them."""
-        changed = {"train.seed"}
+        changed = {SEED_PARAM}
         for point in self.study.points:
             changed |= set(point.changes)
         stages = dvc_queue.shared_stages(self.repo, changed)
