@@ -48,8 +48,9 @@ def stage_run(
     the CPU).
     Everything logged inside goes through a
     :class:`~gantrack.tracking.tracker.Tracker` and the run's spool; an exception inside
-    ends the run FAILED. A store that went away mid-run is reported in one line when the
-    block ends (:func:`report_lost_store`), after the stage's outputs are written.
+    ends the run FAILED, an interrupt (SIGINT) KILLED. A store that went away mid-run is
+    reported in one line when the block ends (:func:`report_lost_store`), after the
+    stage's outputs are written.
     """
     import mlflow
 
@@ -76,6 +77,11 @@ def stage_run(
             tracker.set_tags({key: value for key, value in tags.items() if value is not None})
             tracker.log_params(flatten_params(params))
             yield run
+        except KeyboardInterrupt:
+            # Stopped from outside (Ctrl-C, `dvc queue kill`, a study's stop): the recipe did
+            # not fail, and a study must not report or retry it as a failure.
+            _end(tracker, "KILLED")
+            raise
         except BaseException:
             _end(tracker, "FAILED")
             raise

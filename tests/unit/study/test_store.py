@@ -97,6 +97,15 @@ def test_a_failure_is_recorded_on_its_run_or_on_a_run_made_for_it(client, study)
     assert parent.data.metrics["seeds_failed"] == 2 and parent.data.metrics["seeds_complete"] == 1
 
 
+def test_a_run_stopped_by_the_user_is_neither_complete_nor_failed(client, study):
+    experiment = client.create_experiment("gantrack")
+    params = run_params(study.params[("hinge", 2)])
+    seed_run(client, experiment, params, 0, "KILLED", "grid-hinge-s2", complete=False)
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    assert not found[("hinge", 2)].complete
+    assert found[("hinge", 2)].error == "" and found[("hinge", 2)].run is None
+
+
 def test_the_report_marks_failures_and_reads_curves_by_generator_step(client, study):
     experiment = fill(client, study, skip={("hinge", 3)})
     point = study.point("hinge")

@@ -119,6 +119,13 @@ def test_failed_stage_marks_run_failed(context, params, tmp_path):
     assert run.info.status == "FAILED"
 
 
+def test_interrupted_stage_marks_run_killed_not_failed(context, params, tmp_path):
+    with pytest.raises(KeyboardInterrupt), stage_run("train", params, context, work_dir=tmp_path):
+        raise KeyboardInterrupt
+    run = mlflow.search_runs(experiment_names=["test"], output_format="list")[0]
+    assert run.info.status == "KILLED"
+
+
 def test_stages_without_execution_key_get_their_own_runs(context, params, tmp_path):
     solo = TrackingContext(context.tracking_uri, "solo", tmp_path)
     for stage in ("prepare", "train"):
