@@ -13,6 +13,7 @@ caller decides whether rows go to CSV files, MLflow or a list.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -103,11 +104,13 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
     # Unlabeled data (every label UNLABELED = -1) has 0 classes: build_gan then stops.
     num_classes = max(int(np.max(split.labels)) + 1, 0) if config.conditional else None
     check_batch_fits(len(split.images), config.batch_size * config.critic_steps)  # before a probe
+    # The data checksum and the package's source hash are costly on large data: once.
+    read_inputs = training_inputs(split)
     xla_choice = None
     if config.xla == "auto":  # decided on this machine, by a timed probe (cached)
         if config.distribute != "none":
             config = config.model_copy(update={"xla": False})  # distributed steps: no XLA
-        elif (resumed := checkpoint_step(params, config, split)) is not None:
+        elif (resumed := checkpoint_step(paths.checkpoints, config, read_inputs)) is not None:
             step = "the XLA step" if resumed else "the plain step"
             print(f"train.xla auto: {step}, the one the checkpoint to resume was made with")
             config = config.model_copy(update={"xla": resumed})
@@ -140,7 +143,7 @@ def train_generator(params: Params, sinks: TrainingSinks, verbose: int) -> Train
         )
         callbacks.append(evaluation)
     # The resolved settings: a checkpoint resumes only on the step path that made it.
-    training_state = training_fingerprint(params.model_copy(update={"train": config}), split)
+    training_state = training_fingerprint(config, read_inputs)
     # The optimisers' slots now, on every process alike: a checkpoint restores into them,
     # and under multi_worker each variable's creation is a collective all workers join.
     build_state(gan)
@@ -220,7 +223,7 @@ def periodic_evaluation(
     )
 
 
-def checkpoint_step(params: Params, config: TrainConfig, split: Split) -> bool | None:
+def checkpoint_step(checkpoints: Path, config: TrainConfig, inputs: Mapping) -> bool | None:
     """``train.xla: auto`` with a checkpoint to resume: the step that made it (True: the
     XLA step), so that the resumed run goes on with it; None when no checkpoint was made
     by these settings on either step.
@@ -229,12 +232,12 @@ def checkpoint_step(params: Params, config: TrainConfig, split: Split) -> bool |
     holds the resolved ``xla``), and a probe taken now can choose the other path (another
     load on the machine): a killed run would then train again from the start.
     """
-    checkpoint = latest_checkpoint(params.paths.checkpoints)
+    checkpoint = latest_checkpoint(checkpoints)
     if checkpoint is None:
         return None
     for use_xla in (True, False):
-        resolved = params.model_copy(update={"train": config.model_copy(update={"xla": use_xla})})
-        if checkpoint.fingerprint == training_fingerprint(resolved, split):
+        resolved = config.model_copy(update={"xla": use_xla})
+        if checkpoint.fingerprint == training_fingerprint(resolved, inputs):
             return use_xla
     return None
 
@@ -275,12 +278,18 @@ def deterministic_ops() -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def training_fingerprint(params: Params, split: Split) -> str:
-    """What a checkpoint must have been made with to resume it (:mod:`gantrack.gan.checkpoints`).
+def training_fingerprint(config: TrainConfig, inputs: Mapping) -> str:
+    """What a checkpoint must have been made with to resume it (:mod:`gantrack.gan.checkpoints`):
+    the train params (the GAN's seed among them, ``xla`` resolved) and
+    :func:`training_inputs`. Params of other stages do not count."""
+    return fingerprint({"train": config.model_dump(mode="json"), **inputs})
 
-    The train params (the GAN's seed among them), the training data's checksum and shape,
-    the source of the whole ``gantrack`` package, and the library versions (kernels differ
-    between versions).
+
+def training_inputs(split: Split) -> dict:
+    """What training reads besides its params: the data's checksum and shape, the source of
+    the whole ``gantrack`` package, and the library versions (kernels differ between
+    versions). About 0.5 s for 60,000 digits here: compute it once per run.
+
     The whole package rather than the training modules alone: a checkpoint also carries
     the logs and in-training scores so far, which other modules compute; any change in
     the code DVC reruns `train` for therefore starts afresh, never from stale state.
@@ -292,12 +301,9 @@ def training_fingerprint(params: Params, split: Split) -> str:
     for path in sorted(package.rglob("*.py")):
         source.update(str(path.relative_to(package)).encode())
         source.update(path.read_bytes())
-    return fingerprint(
-        {
-            "train": params.train.model_dump(mode="json"),
-            "data": array_checksum(split.images, split.labels),
-            "shape": list(split.images.shape),
-            "code": source.hexdigest(),
-            "versions": {name: version(name) for name in ("tensorflow", "keras", "numpy")},
-        }
-    )
+    return {
+        "data": array_checksum(split.images, split.labels),
+        "shape": list(split.images.shape),
+        "code": source.hexdigest(),
+        "versions": {name: version(name) for name in ("tensorflow", "keras", "numpy")},
+    }
