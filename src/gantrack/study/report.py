@@ -19,6 +19,7 @@ from gantrack.study import figures
 from gantrack.study.results import (
     RANKING_METRIC,
     RecipeResult,
+    base_params,
     best,
     budget_text,
     changed_params,
@@ -96,13 +97,20 @@ def _overview(study: Study, results: Sequence[RecipeResult]) -> str:
         machine for result in results for machine in result.machines.values()
     ).most_common()
     ran_on = "; ".join(f"{name}: {count}" for name, count in machines) or "none yet"
+    base = _changes(base_params(study)) or "none"
     return (
         f"{len(results)} recipes, {total} runs: **{complete} complete, {failed} failed, "
         f"{total - complete - failed} not run**. Budget: {budget} (a point's own budget is in "
         f"its row). Reference: `{study.reference}`. Study file: `{study.path}`; regenerate "
         f"with `python -m gantrack study report {study.path}`.\n\n"
+        f"Every point starts from `params.yaml` with the study's base: {base}; a recipe's "
+        "changes below are on top of that base.\n\n"
         f"Complete runs by the CPU they ran on: {ran_on}."
     )
+
+
+def _changes(changes: Mapping[str, Any]) -> str:
+    return ", ".join(f"`{key}={value}`" for key, value in changes.items())
 
 
 def _recipe_table(study: Study, ordered: Sequence[RecipeResult], reference) -> str:
@@ -112,7 +120,7 @@ def _recipe_table(study: Study, ordered: Sequence[RecipeResult], reference) -> s
     rows, rank = [], 0
     for result in ordered:
         rank += result.ranked
-        changes = ", ".join(f"`{k}={v}`" for k, v in changed_params(study, result.point).items())
+        changes = _changes(changed_params(study, result.point))
         seeds = f"{len(result.complete_seeds)}/{len(result.point.seeds)}"
         if result.failed:
             seeds += f" ({len(result.failed)} failed)"
@@ -222,6 +230,7 @@ def _summary(study: Study, ordered, reference, top) -> dict[str, Any]:
         "study": study.name,
         "reference": reference.name,
         "best": top.name if top else None,
+        "base": base_params(study),
         "recipes": recipes,
     }
 

@@ -104,19 +104,22 @@ def comparisons(
 
 
 def changed_params(study: Study, point: Point) -> dict[str, object]:
-    """What sets ``point`` apart: its changes that not every point of the study shares
-    (the shared base is the study's, shown once; the budget has a column of its own)."""
-    shared = {
-        key: value
-        for key, value in study.points[0].changes.items()
-        if all(other.changes.get(key, object()) == value for other in study.points)
-    }
-    budget = {f"train.{key}" for key in BUDGET_KEYS}
+    """What sets ``point`` apart: its changes on top of the study's ``base`` (shown once,
+    by :func:`base_params`), without the seed and the budget (a column of its own)."""
     return {
         key: value
         for key, value in point.changes.items()
-        if key not in shared and key != SEED_PARAM and key not in budget
+        if not _is_budget_or_seed(key) and (key not in study.base or study.base[key] != value)
     }
+
+
+def base_params(study: Study) -> dict[str, object]:
+    """The changes to params.yaml that the study file gives every point (budget aside)."""
+    return {key: value for key, value in study.base.items() if not _is_budget_or_seed(key)}
+
+
+def _is_budget_or_seed(key: str) -> bool:
+    return key == SEED_PARAM or key in {f"train.{name}" for name in BUDGET_KEYS}
 
 
 def budget_text(point: Point) -> str:

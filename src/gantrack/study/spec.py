@@ -77,7 +77,8 @@ class Point:
 @dataclass(frozen=True)
 class Study:
     """A validated study: its points in order, the reference point's name first among
-    equals, and every seed's full params (``params[(point, seed)]``)."""
+    equals, every seed's full params (``params[(point, seed)]``) and ``base``, the
+    changes to params.yaml that the file gives every point (a point may override them)."""
 
     name: str
     path: Path
@@ -86,6 +87,7 @@ class Study:
     reference: str
     points: tuple[Point, ...]
     params: Mapping[tuple[str, int], Params] = field(repr=False)
+    base: Mapping[str, Any] = field(default_factory=dict)
 
     def point(self, name: str) -> Point:
         return next(point for point in self.points if point.name == name)
@@ -161,6 +163,7 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
         reference=reference,
         points=tuple(resolved),
         params=params,
+        base=shared,
     )
 
 
