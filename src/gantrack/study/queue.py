@@ -197,17 +197,40 @@ def failure_log(repo: Path, task_id: str, dvc: str = "dvc") -> str:
     return "\n".join((errors or lines)[-LOG_TAIL_LINES:])
 
 
-def stop_tasks(repo: Path, names: Sequence[str], dvc: str = "dvc", timeout: float = 300.0) -> None:
+def stop_tasks(
+    repo: Path, names: Sequence[str], dvc: str = "dvc", timeout: float = 300.0, tries: int = 5
+) -> None:
     """Remove the queued tasks of ``names``, stop the running ones, and wait until their
     processes are gone: DVC marks a killed task failed at once, while its stage may still
-    be finishing (and would then log a complete run after the study stopped)."""
-    tasks = [task for task in queue_status(repo, dvc) if task.name in set(names)]
-    queued = [task.task_id for task in tasks if task.status == "Queued"]
-    running = [task.task_id for task in tasks if task.status == "Running"]
-    if queued:
-        _run([dvc, "queue", "remove", *queued], repo, "removing queued tasks")
-    if not running:
-        return
+    be finishing (and would then log a complete run after the study stopped).
+
+    Looks again until none is queued or running: a task can start between the look and
+    the removal, and DVC then refuses the whole removal (its name no longer resolves to a
+    queued task), so one pass could leave every task queued for the workers to run."""
+    names = set(names)
+    for _ in range(tries):
+        tasks = [task for task in queue_status(repo, dvc) if task.name in names]
+        queued = [task.task_id for task in tasks if task.status == "Queued"]
+        running = [task.task_id for task in tasks if task.status == "Running"]
+        if not queued and not running:
+            return
+        if queued:
+            _run([dvc, "queue", "remove", *queued], repo, "removing queued tasks", check=False)
+        if running:
+            _kill(repo, running, dvc, timeout)
+    left = [
+        f"{task.name} ({task.status})"
+        for task in queue_status(repo, dvc)
+        if task.name in names and task.status in ("Queued", "Running")
+    ]
+    if left:
+        raise QueueError(
+            f"still in the queue after {tries} tries to stop it: {', '.join(left)}; "
+            "see `dvc queue status`, then `dvc queue remove` or `dvc queue kill` them"
+        )
+
+
+def _kill(repo: Path, running: Sequence[str], dvc: str, timeout: float) -> None:
     processes = task_processes(running)
     _run([dvc, "queue", "kill", *running], repo, "stopping running tasks", check=False)
     _, alive = psutil.wait_procs(processes, timeout=timeout)

@@ -44,15 +44,17 @@ class Progress:
         return (self.complete, self.failed, self.queued, tuple(sorted(self.running)))
 
     def eta_seconds(self) -> float | None:
-        """Median run time × runs left ÷ workers, less what the running ones have done;
-        None until a run of this study has finished (no basis for a guess)."""
+        """The work left (the median run time for each queued run, less what each running
+        one has done) over the workers it can keep busy, and never less than the longest
+        running one still needs; None until a run of this study has finished (no basis
+        for a guess)."""
         if not self.durations:
             return None
         typical = statistics.median(self.durations)
-        left = self.queued * typical + sum(
-            max(typical - elapsed, 0.0) for elapsed in self.running.values()
-        )
-        return left / max(self.jobs, 1)
+        remaining = [max(typical - elapsed, 0.0) for elapsed in self.running.values()]
+        left = self.queued * typical + sum(remaining)
+        busy = min(max(self.jobs, 1), self.queued + len(self.running)) or 1
+        return max(left / busy, max(remaining, default=0.0))
 
     def line(self, study: str, labels: Mapping[str, str]) -> str:
         """``[grid] 12/59 complete, 1 failed · running grid-hinge-s2 (hinge, seed 2, 3 min)
@@ -111,14 +113,18 @@ class StudyRunner:
             point.experiment_name(study.name, seed): (point, seed) for point, seed in study.tasks()
         }
         self.recorded_failures: set[str] = set()
-        self.failed_ids: dict[str, str] = {}
+        self.failed_ids: dict[str, list[str]] = {}  # name -> failed task ids, at the last look
+        self.failed_before: set[str] = set()  # failed task ids the queue held before queueing
         self.first_seen_running: dict[str, float] = {}
         self.workers: int | None = None  # live DVC queue workers at the last look
 
     def run(self, jobs: int = 1, poll_seconds: float = 15.0) -> Outcome:
         """Queue, watch and record until no task of the study is queued or running."""
-        found = self._found()
+        # The queue first: a task that ends between the two looks is then complete in the
+        # store, not "neither complete nor in flight" and queued a second time.
         statuses = self._statuses()
+        self.failed_before = {task for tasks in self.failed_ids.values() for task in tasks}
+        found = self._found()
         to_queue = [
             name
             for name, (point, seed) in self.names.items()
@@ -131,18 +137,10 @@ class StudyRunner:
             f"{complete} complete in the store, {len(self.names) - complete - len(to_queue)} "
             f"already queued, queueing {len(to_queue)}"
         )
-        if to_queue:
-            self._reproduce_shared_stages()
-        for name in to_queue:
-            point, seed = self.names[name]
-            if found[(point.name, seed)].error:
-                error = error_summary(found[(point.name, seed)].error)
-                self.say(f"retrying {name}: it failed before ({error})")
-            changes = {**point.changes, SEED_PARAM: seed}
-            dvc_queue.queue_experiment(self.repo, name, changes, self.dvc)
-        if len(self.names) > complete:
-            dvc_queue.start_workers(self.repo, jobs, self.dvc)
         try:
+            self._queue(to_queue, found)
+            if len(self.names) > complete:
+                dvc_queue.start_workers(self.repo, jobs, self.dvc)
             self._watch(jobs, poll_seconds)
         except KeyboardInterrupt:
             self.say(
@@ -152,6 +150,19 @@ class StudyRunner:
             dvc_queue.stop_tasks(self.repo, list(self.names), self.dvc)
             return self.record(stopped=True)
         return self.record()
+
+    def _queue(self, names: list[str], found) -> None:
+        """The shared stages, then one queued experiment per name (a Ctrl-C in between is
+        handled like one while watching: what was queued is removed)."""
+        if names:
+            self._reproduce_shared_stages()
+        for name in names:
+            point, seed = self.names[name]
+            if found[(point.name, seed)].error:
+                error = error_summary(found[(point.name, seed)].error)
+                self.say(f"retrying {name}: it failed before ({error})")
+            changes = {**point.changes, SEED_PARAM: seed}
+            dvc_queue.queue_experiment(self.repo, name, changes, self.dvc)
 
     def _reproduce_shared_stages(self) -> None:
         """Run once, here, the stages no point changes (the data, the evaluator and its
@@ -230,7 +241,7 @@ class StudyRunner:
             if seed_run.complete or states & set(IN_FLIGHT):
                 continue
             if "Failed" in states:
-                error = dvc_queue.failure_log(self.repo, self.failed_ids[name], self.dvc)
+                error = dvc_queue.failure_log(self.repo, self._failed_task(name), self.dvc)
             elif "Success" in states:
                 error = (
                     "the experiment succeeded but its MLflow run is incomplete (records "
@@ -245,6 +256,13 @@ class StudyRunner:
             self.say(f"failed: {name} ({point.name}, seed {seed}): {error_summary(error)}")
         return len(self.recorded_failures) - recorded
 
+    def _failed_task(self, name: str) -> str:
+        """The task id of this failure of ``name``: a name retried after an earlier failure
+        has both tasks in the queue, and the earlier one's log is not this failure's."""
+        tasks = self.failed_ids[name]
+        new = [task for task in tasks if task not in self.failed_before]
+        return (new or tasks)[0]
+
     def _progress(self, statuses, found, jobs: int) -> Progress:
         progress = Progress(total=len(self.names), jobs=jobs)
         now = time.monotonic()
@@ -252,9 +270,11 @@ class StudyRunner:
             seed_run, states = found[(point.name, seed)], statuses.get(name, set())
             if seed_run.complete:
                 progress.complete += 1
-                info = seed_run.run.info
-                if info.end_time and name.startswith(f"{self.study.name}-"):
-                    progress.durations.append((info.end_time - info.start_time) / 1000)
+                run = seed_run.run
+                # Only this study's own runs time a run of it: a matching run from
+                # elsewhere (a hand-run experiment) may have run beside other work.
+                if run.info.end_time and run.data.tags.get("dvc.experiment") == name:
+                    progress.durations.append((run.info.end_time - run.info.start_time) / 1000)
             elif "Running" in states:
                 # Since this command first saw it running (MLflow's run opens and closes
                 # with each stage, so its times do not say how long the task has run).
@@ -271,12 +291,14 @@ class StudyRunner:
 
     def _statuses(self) -> dict[str, set[str]]:
         """Each experiment name's states in the queue (a name queued again after failing
-        appears twice: Failed and Queued); the newest failed task of each name is kept
-        for its log."""
+        appears twice: Failed and Queued); the ids of each name's failed tasks are kept
+        for their logs."""
         states: dict[str, set[str]] = {}
+        failed: dict[str, list[str]] = {}
         tasks, self.workers = dvc_queue.read_queue(self.repo, self.dvc)
         for task in tasks:
             states.setdefault(task.name, set()).add(task.status)
             if task.status == "Failed":
-                self.failed_ids.setdefault(task.name, task.task_id)  # newest first
+                failed.setdefault(task.name, []).append(task.task_id)
+        self.failed_ids = failed
         return states

@@ -2,6 +2,7 @@ import subprocess
 
 import pytest
 
+from gantrack.study import queue
 from gantrack.study.queue import Task, override, parse_status, shared_stages
 from gantrack.study.results import error_summary
 from gantrack.study.runner import Progress, duration
@@ -65,6 +66,68 @@ def test_progress_says_what_runs_and_estimates_what_is_left():
     progress.jobs = 2
     assert progress.eta_seconds() == pytest.approx(1190.0)
     assert "ETA after the first run" in Progress(total=3, queued=3).line("grid", {})
+
+
+def test_the_eta_near_the_end_is_the_longest_run_left_not_work_over_idle_workers():
+    progress = Progress(total=10, complete=8, queued=1, jobs=4, durations=[600.0])
+    progress.running = {"grid-hinge-s3": 0.0}
+    # Two runs of 600 s left on four workers: two can be busy, so 600 s, not 300.
+    assert progress.eta_seconds() == pytest.approx(600.0)
+    progress.queued, progress.running = 0, {"grid-hinge-s3": 100.0, "grid-wgan-s3": 500.0}
+    assert progress.eta_seconds() == pytest.approx(500.0)  # the one that started last
+
+
+class RacingQueue:
+    """``dvc queue`` as a stand-in for ``queue._run``: at the first removal a worker has
+    just taken the oldest queued task, so DVC refuses the whole removal (as it does when
+    a name no longer resolves to a queued task)."""
+
+    def __init__(self, tasks):
+        self.tasks = {task.task_id: task for task in tasks}
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command, repo, what, check=True):
+        self.commands.append(command)
+        verb, ids = command[2], command[3:]
+        if verb == "status":
+            rows = [f"{t.task_id} {t.name} Dec 06 10:00 {t.status}" for t in self.tasks.values()]
+            table = "\n".join(["Task Name Created Status", *rows])
+            return table + "\n\nWorker status: 1 active, 0 idle"
+        if verb == "remove" and sum(c[2] == "remove" for c in self.commands) == 1:
+            self._set(ids[-1], "Running")  # the race: nothing is removed
+            return ""
+        for task_id in ids:
+            if verb == "remove":
+                del self.tasks[task_id]
+            else:
+                self._set(task_id, "Failed")
+        return ""
+
+    def _set(self, task_id, status):
+        task = self.tasks[task_id]
+        self.tasks[task_id] = Task(task_id, task.name, status)
+
+
+def test_stopping_a_study_looks_again_when_a_task_started_during_the_removal(monkeypatch):
+    tasks = [Task("c3", "grid-b-s1", "Queued"), Task("b2", "grid-a-s2", "Queued")]
+    tasks += [Task("a1", "grid-a-s1", "Running"), Task("z9", "other-s1", "Queued")]
+    fake = RacingQueue(tasks)
+    monkeypatch.setattr(queue, "_run", fake)
+    monkeypatch.setattr(queue, "task_processes", lambda ids: [])
+    queue.stop_tasks(".", ["grid-a-s1", "grid-a-s2", "grid-b-s1"])
+    left = {task.name: task.status for task in fake.tasks.values()}
+    assert left == {"grid-a-s1": "Failed", "grid-a-s2": "Failed", "other-s1": "Queued"}
+
+
+def test_stopping_a_study_that_will_not_stop_says_what_is_left(monkeypatch):
+    fake = RacingQueue([Task("a1", "grid-a-s1", "Queued")])
+
+    def refusing(command, repo, what, check=True):  # every removal is refused
+        return fake(command, repo, what) if command[2] == "status" else ""
+
+    monkeypatch.setattr(queue, "_run", refusing)
+    with pytest.raises(queue.QueueError, match=r"grid-a-s1 \(Queued\).*dvc queue remove"):
+        queue.stop_tasks(".", ["grid-a-s1"], tries=2)
 
 
 def test_durations_read_as_people_say_them():

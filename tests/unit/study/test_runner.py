@@ -39,7 +39,7 @@ class FakeQueue:
     def queue_experiment(self, repo, name, changes, dvc="dvc"):
         self.queued.append(name)
         self.calls.append(("queue", name))
-        self.tasks.insert(0, Task(f"t{len(self.queued)}", name, "Queued"))
+        self.tasks.insert(0, Task(f"t{len(self.tasks) + 1}", name, "Queued"))
 
     def start_workers(self, repo, jobs, dvc="dvc"):
         self.started += 1
@@ -75,7 +75,11 @@ class FakeQueue:
         return list(self.tasks), self.workers
 
     def failure_log(self, repo, task_id, dvc="dvc"):
-        return "ValueError: broken on purpose\nERROR: failed to reproduce 'train'"
+        return f"ValueError: broken on purpose (task {task_id})\nERROR: failed to reproduce 'train'"
+
+    def stop_tasks(self, repo, names, dvc="dvc"):
+        self.calls.append(("stop", tuple(names)))
+        self.tasks = [task for task in self.tasks if task.status != "Queued"]
 
 
 @pytest.fixture
@@ -84,7 +88,7 @@ def setup(tmp_path, raw_params, monkeypatch):
     experiment = client.create_experiment("gantrack")
     study = parse_study(yaml.safe_load(STUDY), raw_params, "tiny", Path("tiny.yaml"))
     fake = FakeQueue(client, experiment, study)
-    names = ("queue_experiment", "start_workers", "read_queue", "failure_log")
+    names = ("queue_experiment", "start_workers", "read_queue", "failure_log", "stop_tasks")
     for name in (*names, "shared_stages", "reproduce"):
         monkeypatch.setattr(dvc_queue, name, getattr(fake, name))
     current = run_params(study.params[("ok", 1)])
@@ -98,7 +102,7 @@ def test_a_study_queues_what_is_missing_and_records_failures_and_recipes(setup):
     outcome = runner.run(jobs=1, poll_seconds=0)
     assert fake.queued == ["tiny-ok-s1", "tiny-broken-s1", "tiny-ok-s2", "tiny-broken-s2"]
     assert (outcome.complete, outcome.failed, outcome.total) == (2, 2, 4)
-    failure = "failed: tiny-broken-s1 (broken, seed 1): ValueError: broken on purpose"
+    failure = "failed: tiny-broken-s1 (broken, seed 1): ValueError: broken on purpose (task t2)"
     assert failure in lines
     assert any(line.startswith("[tiny] 2/4 complete, 2 failed") for line in lines)
     parent = client.get_run(outcome.parents["ok"])
@@ -106,17 +110,56 @@ def test_a_study_queues_what_is_missing_and_records_failures_and_recipes(setup):
     assert client.get_run(outcome.parents["broken"]).info.status == "FAILED"
 
 
-def test_a_rerun_skips_complete_seeds_and_retries_failed_ones(setup):
-    runner, fake, lines, _ = setup
-    runner.run(jobs=1, poll_seconds=0)
+def test_a_rerun_skips_complete_seeds_and_retries_failed_ones(setup, tmp_path):
+    runner, fake, _, client = setup
+    runner.run(jobs=1, poll_seconds=0)  # broken-s1 fails as task t2, broken-s2 as t4
     fake.queued.clear()
-    lines.clear()
-    runner.recorded_failures.clear()
-    outcome = runner.run(jobs=1, poll_seconds=0)
+    lines: list[str] = []
+    again = StudyRunner(
+        runner.study, tmp_path, client, runner.experiment_id, runner.current, say=lines.append
+    )
+    outcome = again.run(jobs=1, poll_seconds=0)
     assert fake.queued == ["tiny-broken-s1", "tiny-broken-s2"]  # never the complete ones
     assert "2 complete in the store" in lines[0]
-    assert any(line.startswith("retrying tiny-broken-s1") for line in lines)
-    assert outcome.complete == 2
+    retry = "retrying tiny-broken-s1: it failed before (ValueError: broken on purpose (task t2))"
+    assert retry in lines
+    # The retry's own failure (task t5) is recorded with its own log, not the first one's.
+    failure = "failed: tiny-broken-s1 (broken, seed 1): ValueError: broken on purpose (task t5)"
+    assert failure in lines
+    assert (outcome.complete, outcome.failed) == (2, 2)
+
+
+def test_a_task_that_ends_while_the_study_starts_is_not_queued_again(setup, monkeypatch):
+    runner, fake, _, _ = setup
+    fake.workers = 1
+    fake.tasks = [Task("t0", "tiny-ok-s1", "Queued")]
+    looks = []
+    found = runner._found
+    monkeypatch.setattr(runner, "_found", lambda: looks.append("store") or found())
+    real_read = fake.read_queue
+    monkeypatch.setattr(
+        dvc_queue, "read_queue", lambda *args: looks.append("queue") or real_read(*args)
+    )
+    runner.run(jobs=1, poll_seconds=0)  # the first look at the queue "runs" tiny-ok-s1
+    assert looks[:2] == ["queue", "store"]
+    assert "tiny-ok-s1" not in fake.queued
+
+
+def test_ctrl_c_while_queueing_removes_what_was_queued(setup, monkeypatch):
+    runner, fake, lines, _ = setup
+    queue_one = fake.queue_experiment
+
+    def interrupted_after_two(repo, name, changes, dvc="dvc"):
+        if len(fake.queued) == 2:
+            raise KeyboardInterrupt
+        queue_one(repo, name, changes, dvc)
+
+    monkeypatch.setattr(dvc_queue, "queue_experiment", interrupted_after_two)
+    outcome = runner.run(jobs=1, poll_seconds=0)
+    assert outcome.stopped and fake.started == 0
+    assert ("stop", tuple(runner.names)) in fake.calls
+    assert not [task for task in fake.tasks if task.status == "Queued"]
+    assert any(line.startswith("stopping study tiny") for line in lines)
 
 
 def test_a_complete_study_queues_nothing_and_starts_no_worker(setup, raw_params, tmp_path):
