@@ -29,6 +29,7 @@ from typing import Any
 
 from gantrack.errors import GantrackError
 from gantrack.io import MISSING_VALUES, load_json, save_json
+from gantrack.study.spec import NOT_RUN_PARAMS, SEED_PARAM
 from gantrack.tracking.limits import log_in_batches
 from gantrack.tracking.provenance import cpu_description
 
@@ -120,17 +121,42 @@ def save_records(
 ) -> list[Path]:
     """Write a record for every seed run that has a run (complete or failed) and is not
     among ``saved`` (original run ids already in a record); the paths written. A record
-    of the same (point, seed) is replaced: a failed seed rerun and now complete."""
+    of the same (point, seed) and recipe is replaced: a failed seed rerun and now
+    complete. One of another recipe (the point's params were edited since) is refused,
+    before anything is written: replacing it would drop a committed measurement."""
     saved = set(saved)
-    written = []
+    pending = []
     for seed_run in seed_runs:
         if seed_run.run is None or original_run_id(seed_run.run) in saved:
             continue
         run = client.get_run(seed_run.run.info.run_id)  # the tags as they are now
         path = record_path(folder, seed_run.point, seed_run.seed)
-        save_json(run_record(client, run, study, seed_run.point, seed_run.seed), path)
-        written.append(path)
-    return written
+        record = run_record(client, run, study, seed_run.point, seed_run.seed)
+        if path.exists():
+            _check_same_recipe(path, record)
+        pending.append((path, record))
+    for path, record in pending:
+        save_json(record, path)
+    return [path for path, _ in pending]
+
+
+def _check_same_recipe(path: Path, record: Mapping[str, Any]) -> None:
+    """Refuse to replace ``path`` when its run logged other values of the params both runs
+    hold (a param only one holds came or went with a version of the config)."""
+    old = check_record(load_json(path), path)["params"]
+    new = record["params"]
+    differ = sorted(
+        key
+        for key in old.keys() & new.keys()
+        if old[key] != new[key] and key != SEED_PARAM and not key.startswith(NOT_RUN_PARAMS)
+    )
+    if differ:
+        changes = ", ".join(f"{key} {old[key]} -> {new[key]}" for key in differ[:5])
+        raise RecordError(
+            f"{path} holds a run of another recipe ({changes}): the point's params changed "
+            "since it was saved. Give the changed point a new name, or move the old record "
+            "out of the folder, then save again"
+        )
 
 
 def read_records(folders: Iterable[Path]) -> list[dict[str, Any]]:
@@ -172,9 +198,23 @@ def check_record(record: Any, path: Path) -> dict[str, Any]:
             where = f"metrics.{key}.{index}.2"
             if value is None and where not in missing:
                 raise RecordError(f"{path}: metric {key!r} has a null value with no reason")
-            if not all(isinstance(number, int) for number in (step, timestamp)):
+            if value is not None and not _is_number(value):
+                raise RecordError(f"{path}: metric {key!r} has a value not a number: {value!r}")
+            if not all(_is_number(number, whole=True) for number in (step, timestamp)):
                 raise RecordError(f"{path}: metric {key!r} has a step or timestamp not whole")
+    for section in ("params", "tags"):
+        for key, value in record[section].items():
+            if not isinstance(value, str):
+                raise RecordError(
+                    f"{path}: {section[:-1]} {key!r} must be a string, as MLflow logs it; "
+                    f"got {value!r}"
+                )
     return record
+
+
+def _is_number(value: Any, whole: bool = False) -> bool:
+    kinds = int if whole else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
 
 
 def load_records(
@@ -196,11 +236,13 @@ def load_records(
 
 
 def _create(client, experiment_id: str, record: Mapping[str, Any]) -> str:
+    """A run holding the record. The origin tag, which makes later loads skip the record,
+    is written last, and a run that could not be written whole is deleted: a half-loaded
+    run must neither stand for the record nor stay behind as a run of the study."""
     from mlflow.entities import Metric, Param
 
     tags = {
         **record["tags"],
-        ORIGIN_TAG: record["run_id"],
         LOADED_FROM_TAG: f"{record['study']}/{record['point']}-s{record['seed']}",
     }
     saved_on = (record.get("saved") or {}).get("cpu")
@@ -219,6 +261,11 @@ def _create(client, experiment_id: str, record: Mapping[str, Any]) -> str:
         for key, history in record["metrics"].items()
         for step, timestamp, value in history
     ]
-    log_in_batches(client.log_batch, run_id, params=params, metrics=metrics)
-    client.set_terminated(run_id, record["status"], end_time=record.get("end_time"))
+    try:
+        log_in_batches(client.log_batch, run_id, params=params, metrics=metrics)
+        client.set_terminated(run_id, record["status"], end_time=record.get("end_time"))
+        client.set_tag(run_id, ORIGIN_TAG, record["run_id"])
+    except BaseException:
+        client.delete_run(run_id)
+        raise
     return run_id

@@ -163,6 +163,10 @@ def test_a_non_finite_metric_is_null_in_the_file_and_nan_when_loaded(tmp_path, s
         ({"status": "RUNNING"}, "status 'RUNNING' is not one of"),
         ({"metrics": {"evaluator.fid": [[1, 2]]}}, "metric 'evaluator.fid' must be a list"),
         ({"metrics": {"evaluator.fid": [[0, 0, None]]}}, "null value with no reason"),
+        ({"metrics": {"evaluator.fid": [[0, 0, "4.2"]]}}, "value not a number: '4.2'"),
+        ({"metrics": {"evaluator.fid": [[0.5, 0, 4.2]]}}, "step or timestamp not whole"),
+        ({"params": {"train.loss": 3}}, "param 'train.loss' must be a string"),
+        ({"tags": {"gantrack.cpu": None}}, "tag 'gantrack.cpu' must be a string"),
     ],
 )
 def test_a_bad_record_is_refused_naming_its_file_and_key(tmp_path, study, change, message):
@@ -178,6 +182,51 @@ def test_a_bad_record_is_refused_naming_its_file_and_key(tmp_path, study, change
     (folder / "hinge-s2.json").write_text("{not json")
     with pytest.raises(records.RecordError, match="not a readable JSON run record"):
         records.read_records([folder])
+
+
+def test_a_record_that_fails_to_load_leaves_no_run_and_loads_next_time(tmp_path, study):
+    machine_a = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'a.db'}")
+    folder = tmp_path / "runs"
+    save(machine_a, fill(machine_a, study), study, folder)
+    machine_b, experiment_b = new_store(tmp_path / "b.db")
+    log_batch = machine_b.log_batch
+    runs: list[str] = []
+
+    def locked_once(run_id, **batch):  # the third record's first write fails
+        runs.extend([run_id] if run_id not in runs else [])
+        if len(runs) == 3:
+            raise RuntimeError("database is locked")
+        return log_batch(run_id, **batch)
+
+    machine_b.log_batch = locked_once
+    with pytest.raises(RuntimeError, match="database is locked"):
+        load(machine_b, experiment_b, folder)
+    # The two records written whole stand; the broken one left nothing behind.
+    assert len(store.all_runs(machine_b, experiment_b)) == 2
+    machine_b.log_batch = log_batch
+    assert load(machine_b, experiment_b, folder) == records.LoadOutcome(loaded=4, present=2)
+    assert all(seed.complete for seed in found(machine_b, experiment_b, study).values())
+
+
+def test_a_record_of_another_recipe_is_never_replaced(tmp_path, study):
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'a.db'}")
+    experiment = fill(client, study)
+    folder = tmp_path / "runs"
+    save(client, experiment, study, folder)
+    # hinge-s2.json as an earlier version of the study left it: the point was minimax then.
+    old = folder / "hinge-s2.json"
+    record = json.loads(old.read_text())
+    record["params"]["train.loss"] = "minimax"
+    record["params"]["train.added_later"] = "1"  # a param one side lacks is no difference
+    old.write_text(json.dumps(record))
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    with pytest.raises(records.RecordError) as raised:
+        save(client, experiment, study, folder)
+    assert str(old) in str(raised.value) and "train.loss minimax -> hinge" in str(raised.value)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before  # none written
+    record["params"]["train.loss"] = "hinge"
+    old.write_text(json.dumps(record))
+    assert len(save(client, experiment, study, folder)) == 6  # the same recipe: replaced
 
 
 def test_no_folder_holds_no_records(tmp_path):
