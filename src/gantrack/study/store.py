@@ -37,6 +37,10 @@ POINT_TAG = "gantrack.study.point"
 RECIPE_TAG = "gantrack.recipe"
 ERROR_TAG = "gantrack.study.error"
 SEED_RUNS_TAG = "gantrack.study.seed_runs"
+# The seeds the study file lists for the point: a tag, not a param, since a study may add
+# seeds to a point later (the parent stays the recipe's, and MLflow's params are immutable).
+SEEDS_TAG = "gantrack.study.seeds"
+NOTE_TAG = "mlflow.note.content"
 NESTING_TAG = "mlflow.parentRunId"
 CURVE = "eval.fid"  # the in-training FID, every train.eval_every epochs
 STEPS_PER_EPOCH = "steps_per_epoch"
@@ -177,11 +181,12 @@ def record_recipe(
             STUDY_TAG: study.name,
             POINT_TAG: point.name,
             RECIPE_TAG: fingerprint,
-            "mlflow.note.content": _note(study, point),
         }
         parent = client.create_run(experiment_id, run_name=f"{study.name}-{point.name}", tags=tags)
-        _log_params(client, parent.info.run_id, _params(params, point))
+        _log_params(client, parent.info.run_id, _params(params))
     run_id = parent.info.run_id
+    client.set_tag(run_id, SEEDS_TAG, ",".join(map(str, point.seeds)))
+    client.set_tag(run_id, NOTE_TAG, _note(study, point))
     metrics = recipe_metrics(seeds)
     _log_metrics(client, run_id, metrics)
     ids = [seed.run.info.run_id for seed in seeds if seed.run is not None]
@@ -203,7 +208,7 @@ def record_failure(
         name = point.experiment_name(study.name, seed)
         run = client.create_run(experiment_id, run_name=name, tags={"dvc.experiment": name})
         params = run_params(study.params[(point.name, seed)])
-        _log_params(client, run.info.run_id, _params(params, None))
+        _log_params(client, run.info.run_id, _params(params))
         client.set_terminated(run.info.run_id, "FAILED")
         run = client.get_run(run.info.run_id)
     client.set_tag(run.info.run_id, ERROR_TAG, error[-5000:] or "failed (no log)")
@@ -233,13 +238,10 @@ def _note(study: Study, point: Point) -> str:
     return f"{text} {point.note}" if point.note else text
 
 
-def _params(params: Mapping[str, str], point: Point | None) -> list:
+def _params(params: Mapping[str, str]) -> list:
     from mlflow.entities import Param
 
-    entries = [Param(key, value[:MAX_PARAM_VALUE_LENGTH]) for key, value in params.items()]
-    if point is not None:
-        entries.append(Param("study.seeds", ",".join(map(str, point.seeds))))
-    return entries
+    return [Param(key, value[:MAX_PARAM_VALUE_LENGTH]) for key, value in params.items()]
 
 
 def _log_params(client, run_id: str, params: list) -> None:

@@ -78,6 +78,25 @@ def test_each_recipe_becomes_a_parent_run_over_its_nested_seeds(client, study):
     assert again[("hinge", 1)].run.info.run_id == seeds[0].run.info.run_id
 
 
+def test_a_recipe_given_more_seeds_keeps_its_parent_and_says_its_seeds_now(
+    client, study, raw_params
+):
+    experiment = fill(client, study)
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    seeds = [found[("hinge", seed)] for seed in (1, 2, 3)]
+    first = store.record_recipe(client, experiment, study, study.point("hinge"), seeds)
+    assert client.get_run(first).data.tags["gantrack.study.seeds"] == "1,2,3"
+    more = yaml.safe_load(STUDY)
+    more["points"][1]["seeds"] = [1, 2, 3, 4, 5]
+    wider = parse_study(more, raw_params, "grid", Path("grid.yaml"))
+    point = wider.point("hinge")
+    again = store.record_recipe(client, experiment, wider, point, seeds)
+    assert again == first  # the same recipe: the same parent, no MLflow param clash
+    tags = client.get_run(again).data.tags
+    assert tags["gantrack.study.seeds"] == "1,2,3,4,5"
+    assert "over seeds 1, 2, 3, 4, 5." in tags["mlflow.note.content"]
+
+
 def test_a_failure_is_recorded_on_its_run_or_on_a_run_made_for_it(client, study):
     experiment = fill(client, study, skip={("hinge", 2), ("hinge", 3)})
     params = run_params(study.params[("hinge", 2)])
