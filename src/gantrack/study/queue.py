@@ -76,6 +76,19 @@ def queue_experiment(repo: Path, name: str, changes: Mapping[str, Any], dvc: str
     _run(command, repo, f"queueing {name}")
 
 
+def existing_experiments(repo: Path, names: Iterable[str]) -> list[str]:
+    """Which of ``names`` already name a DVC experiment of ``repo``'s commit (``dvc exp
+    show`` lists them): DVC refuses to queue a name its baseline already holds."""
+    head = _run(["git", "rev-parse", "HEAD"], repo, "reading the commit").strip()
+    refs = _run(
+        ["git", "for-each-ref", "--format=%(refname)", f"refs/exps/{head[:2]}/{head[2:]}/"],
+        repo,
+        "reading the experiments",
+    )
+    taken = {ref.rsplit("/", 1)[-1] for ref in refs.split()}
+    return [name for name in names if name in taken]
+
+
 def shared_stages(repo: Path, changed: Iterable[str]) -> list[str]:
     """The stages that every experiment of a study runs alike, in dvc.yaml's order: no param
     they read (nor any stage above them reads) is among ``changed``, the dotted keys the

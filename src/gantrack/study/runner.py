@@ -137,6 +137,7 @@ class StudyRunner:
             f"{complete} complete in the store, {len(self.names) - complete - len(to_queue)} "
             f"already queued, queueing {len(to_queue)}"
         )
+        self._check_not_experiments_yet(to_queue)
         try:
             self._queue(to_queue, found)
             if len(self.names) > complete:
@@ -150,6 +151,24 @@ class StudyRunner:
             dvc_queue.stop_tasks(self.repo, list(self.names), self.dvc)
             return self.record(stopped=True)
         return self.record()
+
+    def _check_not_experiments_yet(self, names: list[str]) -> None:
+        """Before anything is queued: a run to queue that DVC already holds as an
+        experiment of this commit (the store that has its run is elsewhere, or lost)
+        would stop the queueing halfway."""
+        existing = dvc_queue.existing_experiments(self.repo, names)
+        if not existing:
+            return
+        shown = ", ".join(existing[:10])
+        if len(existing) > 10:
+            shown += f" and {len(existing) - 10} more"
+        raise dvc_queue.QueueError(
+            f"{len(existing)} runs of study {self.study.name} are DVC experiments of this "
+            f"commit already, but the MLflow store holds no complete run of them: {shown}. "
+            "Point MLFLOW_TRACKING_URI at the store that has their runs, or remove the "
+            f"experiments to run them again (`dvc exp remove {existing[0]} ...`); nothing "
+            "was queued"
+        )
 
     def _queue(self, names: list[str], found) -> None:
         """The shared stages, then one queued experiment per name (a Ctrl-C in between is

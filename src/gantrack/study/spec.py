@@ -56,6 +56,18 @@ SAMPLERS = ("choice", "uniform", "log_uniform", "int_uniform", "log_int_uniform"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
+def valid_name(name: Any) -> bool:
+    """A study or point name DVC can name an experiment by: :data:`NAME_PATTERN`, and git's
+    rules for a ref that its characters could break (no ``..``, no trailing ``.`` or
+    ``.lock``); DVC would refuse it only when queueing, with earlier points queued."""
+    return (
+        isinstance(name, str)
+        and bool(NAME_PATTERN.match(name))
+        and ".." not in name
+        and not name.endswith((".", ".lock"))
+    )
+
+
 class StudyError(GantrackError, ValueError):
     """A study file that cannot be run as written."""
 
@@ -122,8 +134,11 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
     if not isinstance(raw, dict):
         raise StudyError(f"{path}: expected a mapping of study keys, got {type(raw).__name__}")
     _check_keys(raw, STUDY_KEYS, str(path))
-    if not NAME_PATTERN.match(name):
-        raise StudyError(f"{path}: the file's name {name!r} must be letters, digits, _ . - only")
+    if not valid_name(name):
+        raise StudyError(
+            f"{path}: the file's name {name!r} must be letters, digits, _ . - only "
+            "(no '..', no trailing '.' or '.lock')"
+        )
     known = flatten_params(parse_params(base_params, source="params.yaml"))
     budget = _budget(raw.get("budget"), "budget")
     default_seeds = _seeds(raw.get("seeds"), "seeds")
@@ -261,9 +276,10 @@ def _listed_point(raw: Any, index: int, known: Mapping[str, Any]) -> dict[str, A
         raise StudyError(f"{where}: expected a mapping with a name, got {raw!r}")
     _check_keys(raw, POINT_KEYS, where)
     name = raw.get("name")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not valid_name(name):
         raise StudyError(
-            f"{where}.name: {name!r}: a point needs a name of letters, digits and _ . = + -"
+            f"{where}.name: {name!r}: a point needs a name of letters, digits and _ . = + - "
+            "(no '..', no trailing '.' or '.lock')"
         )
     where = f"points[{name}]"
     return {

@@ -130,6 +130,21 @@ def test_stopping_a_study_that_will_not_stop_says_what_is_left(monkeypatch):
         queue.stop_tasks(".", ["grid-a-s1"], tries=2)
 
 
+def test_experiments_of_this_commit_are_found_by_name(tmp_path):
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "a")
+    head = git("rev-parse", "HEAD")
+    git("update-ref", f"refs/exps/{head[:2]}/{head[2:]}/grid-a-s1", head)
+    git("update-ref", f"refs/exps/{'0' * 2}/{'1' * 38}/grid-a-s2", head)  # another commit's
+    names = ["grid-a-s1", "grid-a-s2", "grid-a-s3"]
+    assert queue.existing_experiments(tmp_path, names) == ["grid-a-s1"]
+
+
 def test_durations_read_as_people_say_them():
     assert [duration(s) for s in (42, 420, 18_720)] == ["42 s", "7 min", "5 h 12 min"]
 

@@ -35,11 +35,15 @@ class FakeQueue:
         self.workers = 0
         self.dies_after: int | None = None
         self.calls: list[tuple] = []  # (what, argument) in the order the runner called
+        self.experiments: set[str] = set()  # names DVC holds as experiments of the commit
 
     def queue_experiment(self, repo, name, changes, dvc="dvc"):
         self.queued.append(name)
         self.calls.append(("queue", name))
         self.tasks.insert(0, Task(f"t{len(self.tasks) + 1}", name, "Queued"))
+
+    def existing_experiments(self, repo, names):
+        return [name for name in names if name in self.experiments]
 
     def start_workers(self, repo, jobs, dvc="dvc"):
         self.started += 1
@@ -89,7 +93,7 @@ def setup(tmp_path, raw_params, monkeypatch):
     study = parse_study(yaml.safe_load(STUDY), raw_params, "tiny", Path("tiny.yaml"))
     fake = FakeQueue(client, experiment, study)
     names = ("queue_experiment", "start_workers", "read_queue", "failure_log", "stop_tasks")
-    for name in (*names, "shared_stages", "reproduce"):
+    for name in (*names, "shared_stages", "reproduce", "existing_experiments"):
         monkeypatch.setattr(dvc_queue, name, getattr(fake, name))
     current = run_params(study.params[("ok", 1)])
     lines: list[str] = []
@@ -201,3 +205,13 @@ def test_a_worker_that_died_with_runs_queued_is_started_again(setup):
         line.startswith("no DVC queue worker is alive and 3 runs are queued") for line in lines
     )
     assert (outcome.complete, outcome.failed) == (2, 2)
+
+
+def test_a_run_dvc_already_holds_as_an_experiment_stops_the_study_before_queueing(setup):
+    runner, fake, _, _ = setup
+    fake.experiments = {"tiny-broken-s2"}  # its run is in a store this one is not
+    with pytest.raises(dvc_queue.QueueError) as raised:
+        runner.run(jobs=1, poll_seconds=0)
+    message = str(raised.value)
+    assert "tiny-broken-s2" in message and "dvc exp remove tiny-broken-s2" in message
+    assert fake.queued == [] and fake.calls == [] and fake.started == 0

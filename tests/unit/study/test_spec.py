@@ -102,6 +102,7 @@ random:
         ("points: [{name: a, params: {train.los: hinge}}]", "did you mean 'train.loss'"),
         # a value the config refuses: its own message, naming the key and the point
         ("points: [{name: a, params: {train.loss: hinj}}]", "point 'a'"),
+        ("points: [{name: a, params: {train.loss: hinj}}]", "train.loss"),
         ("points: [{name: a, params: {train.batch_size: 0}}]", "train.batch_size"),
         # an empty axis
         ("grid: {train.loss: []}", "grid.train.loss: empty axis"),
@@ -117,6 +118,8 @@ random:
         ("reference: b\npoints: [{name: a}]", "'b' is not a point"),
         ("seeds: [1, 1]\npoints: [{name: a}]", "listed twice"),
         ("points: [{name: 'a b'}]", "a point needs a name"),
+        ("points: [{name: a..b}]", "a point needs a name"),
+        ("points: [{name: hinge.lock}]", "a point needs a name"),
         ("random: {samples: 2, axes: {train.beta_1: {log_uniform: [0.0, 0.5]}}}", "0 < low"),
         ("description: nothing", "no points"),
     ],
