@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -161,6 +162,24 @@ def start_workers(repo: Path, jobs: int, dvc: str = "dvc") -> None:
         if result.returncode != 0:
             output.seek(0)
             raise QueueError(f"dvc queue start failed: {output.read().strip()[-2000:]}")
+
+
+WORKER_LOGS = ".dvc/tmp/exps/celery"
+
+
+def keep_worker_logs(repo: Path, stamp: str) -> list[tuple[Path, str]]:
+    """Copy each DVC queue worker's log aside as ``<log>.<stamp>`` before workers are
+    started again (a new worker of the same name overwrites it, and with it the reason
+    the last one died); each copy with its last line that names an error, else its last."""
+    kept = []
+    for log in sorted((Path(repo) / WORKER_LOGS).glob("dvc-exp-worker-*.out")):
+        copy = log.with_name(f"{log.name}.{stamp}")
+        shutil.copyfile(log, copy)
+        lines = [line.strip() for line in copy.read_text(errors="replace").splitlines()]
+        lines = [line for line in lines if line]
+        errors = [line for line in lines if "error" in line.lower()]
+        kept.append((copy, (errors or lines or ["(empty)"])[-1][:300]))
+    return kept
 
 
 def queue_status(repo: Path, dvc: str = "dvc") -> list[Task]:

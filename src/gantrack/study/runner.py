@@ -243,9 +243,11 @@ class StudyRunner:
         treeverse/dvc-task#73), and the queue then waits for a worker that never comes."""
         self.say(
             f"no DVC queue worker is alive and {queued} runs are queued (a worker can die "
-            "on a half-written broker message: .dvc/tmp/exps/celery/*.out); starting "
-            "workers again"
+            "on a half-written broker message); starting workers again"
         )
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for log, last in dvc_queue.keep_worker_logs(self.repo, stamp):
+            self.say(f"the dead worker's log is kept as {log}; it ends: {last}")
         dvc_queue.start_workers(self.repo, jobs, self.dvc)
 
     def _record_failures(self, statuses, found) -> int:

@@ -145,6 +145,26 @@ def test_experiments_of_this_commit_are_found_by_name(tmp_path):
     assert queue.existing_experiments(tmp_path, names) == ["grid-a-s1"]
 
 
+def test_a_dead_workers_log_is_kept_before_a_new_worker_overwrites_it(tmp_path):
+    logs = tmp_path / ".dvc/tmp/exps/celery"
+    logs.mkdir(parents=True)
+    (logs / "dvc-exp-worker-1.out").write_text(
+        "[tasks]\n  . dvc.repo.experiments.queue.tasks.run_exp\n\n"
+        "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)\n"
+        "[2026-12-06 20:50:01: INFO/MainProcess] shutting down\n"
+    )
+    (logs / "dvc-exp-worker-1.json").write_text("{}")
+    kept = queue.keep_worker_logs(tmp_path, "20261206-205100")
+    assert kept == [
+        (
+            logs / "dvc-exp-worker-1.out.20261206-205100",
+            "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+        )
+    ]
+    assert kept[0][0].read_text() == (logs / "dvc-exp-worker-1.out").read_text()
+    assert queue.keep_worker_logs(tmp_path / "no-queue-here", "x") == []
+
+
 def test_durations_read_as_people_say_them():
     assert [duration(s) for s in (42, 420, 18_720)] == ["42 s", "7 min", "5 h 12 min"]
 

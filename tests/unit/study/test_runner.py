@@ -196,14 +196,19 @@ def test_the_shared_stages_run_once_before_anything_is_queued(setup):
     assert [call[0] for call in fake.calls[:2]] == ["shared_stages", "reproduce"]
 
 
-def test_a_worker_that_died_with_runs_queued_is_started_again(setup):
+def test_a_worker_that_died_with_runs_queued_is_started_again(setup, tmp_path):
     runner, fake, lines, _ = setup
+    log = tmp_path / ".dvc/tmp/exps/celery/dvc-exp-worker-1.out"
+    log.parent.mkdir(parents=True)
+    log.write_text("JSONDecodeError: Expecting value\n")
     fake.dies_after = 1  # the worker dies after its first task, three left queued
     outcome = runner.run(jobs=1, poll_seconds=0)
     assert fake.started == 2
     assert any(
         line.startswith("no DVC queue worker is alive and 3 runs are queued") for line in lines
     )
+    (kept,) = [line for line in lines if line.startswith("the dead worker's log is kept as")]
+    assert kept.endswith("it ends: JSONDecodeError: Expecting value")
     assert (outcome.complete, outcome.failed) == (2, 2)
 
 
