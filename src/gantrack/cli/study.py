@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
     try:
         return COMMANDS[arguments.command](study, arguments)
     except RecordError as error:
-        print(f"gantrack study: error: {error}; nothing was queued", file=sys.stderr)
+        print(f"gantrack study: error: {error}; nothing was queued or written", file=sys.stderr)
         return EXIT_USAGE
     except GantrackError as error:
         print(f"gantrack study: error: {error}", file=sys.stderr)

@@ -174,8 +174,12 @@ def keep_worker_logs(repo: Path, stamp: str) -> list[tuple[Path, str]]:
     kept = []
     for log in sorted((Path(repo) / WORKER_LOGS).glob("dvc-exp-worker-*.out")):
         copy = log.with_name(f"{log.name}.{stamp}")
-        shutil.copyfile(log, copy)
-        lines = [line.strip() for line in copy.read_text(errors="replace").splitlines()]
+        try:  # a log that cannot be kept must not keep the workers from starting
+            shutil.copyfile(log, copy)
+            text = copy.read_text(errors="replace")
+        except OSError:
+            continue
+        lines = [line.strip() for line in text.splitlines()]
         lines = [line for line in lines if line]
         errors = [line for line in lines if "error" in line.lower()]
         kept.append((copy, (errors or lines or ["(empty)"])[-1][:300]))

@@ -122,8 +122,9 @@ def save_records(
     """Write a record for every seed run that has a run (complete or failed) and is not
     among ``saved`` (original run ids already in a record); the paths written. A record
     of the same (point, seed) and recipe is replaced: a failed seed rerun and now
-    complete. One of another recipe (the point's params were edited since) is refused,
-    before anything is written: replacing it would drop a committed measurement."""
+    complete. A complete one of another recipe (the point's params were edited since) is
+    refused, before anything is written: replacing it would drop a committed
+    measurement."""
     saved = set(saved)
     pending = []
     for seed_run in seed_runs:
@@ -143,8 +144,10 @@ def save_records(
 def _check_same_recipe(path: Path, record: Mapping[str, Any]) -> None:
     """Refuse to replace ``path`` when its run logged other values of the params both runs
     hold (a param only one holds came or went with a version of the config)."""
-    old = check_record(load_json(path), path)["params"]
-    new = record["params"]
+    saved = check_record(load_json(path), path)
+    if saved["status"] != "FINISHED":
+        return  # a failed or stopped run measured nothing
+    old, new = saved["params"], record["params"]
     differ = sorted(
         key
         for key in old.keys() & new.keys()

@@ -44,17 +44,19 @@ class Progress:
         return (self.complete, self.failed, self.queued, tuple(sorted(self.running)))
 
     def eta_seconds(self) -> float | None:
-        """The work left (the median run time for each queued run, less what each running
-        one has done) over the workers it can keep busy, and never less than the longest
-        running one still needs; None until a run of this study has finished (no basis
-        for a guess)."""
+        """When the last run should end: each running run needs the median run time less
+        what it has done, and each queued one the median time on the first worker free,
+        on ``jobs`` workers. None until a run of this study has finished (no basis for a
+        guess)."""
         if not self.durations:
             return None
         typical = statistics.median(self.durations)
         remaining = [max(typical - elapsed, 0.0) for elapsed in self.running.values()]
-        left = self.queued * typical + sum(remaining)
-        busy = min(max(self.jobs, 1), self.queued + len(self.running)) or 1
-        return max(left / busy, max(remaining, default=0.0))
+        free = sorted(remaining + [0.0] * max(self.jobs - len(remaining), 0)) or [0.0]
+        for _ in range(self.queued):
+            free[0] += typical
+            free.sort()
+        return max(free)
 
     def line(self, study: str, labels: Mapping[str, str]) -> str:
         """``[grid] 12/59 complete, 1 failed · running grid-hinge-s2 (hinge, seed 2, 3 min)
@@ -148,8 +150,11 @@ class StudyRunner:
                 f"stopping study {self.study.name}: removing its queued tasks and stopping "
                 "its running one; run the same command to resume"
             )
-            dvc_queue.stop_tasks(self.repo, list(self.names), self.dvc)
-            return self.record(stopped=True)
+            try:
+                dvc_queue.stop_tasks(self.repo, list(self.names), self.dvc)
+            finally:
+                outcome = self.record(stopped=True)  # the recipes, even if a task lingers
+            return outcome
         return self.record()
 
     def _check_not_experiments_yet(self, names: list[str]) -> None:
@@ -165,9 +170,10 @@ class StudyRunner:
         raise dvc_queue.QueueError(
             f"{len(existing)} runs of study {self.study.name} are DVC experiments of this "
             f"commit already, but the MLflow store holds no complete run of them: {shown}. "
-            "Point MLFLOW_TRACKING_URI at the store that has their runs, or remove the "
-            f"experiments to run them again (`dvc exp remove {existing[0]} ...`); nothing "
-            "was queued"
+            "Point MLFLOW_TRACKING_URI at the store that has their runs, run `python -m "
+            "gantrack sync` if their records were spooled while the store was away, or "
+            f"remove the experiments to run them again (`dvc exp remove {existing[0]} ...`); "
+            "nothing was queued"
         )
 
     def _queue(self, names: list[str], found) -> None:

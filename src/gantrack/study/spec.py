@@ -57,15 +57,10 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
 def valid_name(name: Any) -> bool:
-    """A study or point name DVC can name an experiment by: :data:`NAME_PATTERN`, and git's
-    rules for a ref that its characters could break (no ``..``, no trailing ``.`` or
-    ``.lock``); DVC would refuse it only when queueing, with earlier points queued."""
-    return (
-        isinstance(name, str)
-        and bool(NAME_PATTERN.match(name))
-        and ".." not in name
-        and not name.endswith((".", ".lock"))
-    )
+    """A study or point name DVC can name an experiment (``<study>-<point>-s<seed>``, a
+    git ref) by: :data:`NAME_PATTERN`, without the ``..`` git refuses in a ref. DVC would
+    refuse it only when queueing, with earlier points queued."""
+    return isinstance(name, str) and bool(NAME_PATTERN.match(name)) and ".." not in name
 
 
 class StudyError(GantrackError, ValueError):
@@ -136,8 +131,7 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
     _check_keys(raw, STUDY_KEYS, str(path))
     if not valid_name(name):
         raise StudyError(
-            f"{path}: the file's name {name!r} must be letters, digits, _ . - only "
-            "(no '..', no trailing '.' or '.lock')"
+            f"{path}: the file's name {name!r} must be letters, digits, _ . - only (no '..')"
         )
     known = flatten_params(parse_params(base_params, source="params.yaml"))
     budget = _budget(raw.get("budget"), "budget")
@@ -151,6 +145,11 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
     if not points:
         raise StudyError(f"{path}: no points: give points, grid or random")
     names = [item["name"] for item in points]
+    if bad := [name for name in names if not valid_name(name)]:  # a grid value's name
+        raise StudyError(
+            f"{path}: point name {bad[0]!r} cannot name a DVC experiment (git refuses "
+            "'..' in a ref): list the point under points with a name of its own"
+        )
     if duplicates := sorted({n for n in names if names.count(n) > 1}):
         raise StudyError(f"{path}: point names must be unique; repeated: {', '.join(duplicates)}")
     reference = raw.get("reference", names[0])
@@ -279,7 +278,7 @@ def _listed_point(raw: Any, index: int, known: Mapping[str, Any]) -> dict[str, A
     if not valid_name(name):
         raise StudyError(
             f"{where}.name: {name!r}: a point needs a name of letters, digits and _ . = + - "
-            "(no '..', no trailing '.' or '.lock')"
+            "(no '..')"
         )
     where = f"points[{name}]"
     return {

@@ -63,8 +63,8 @@ def test_progress_says_what_runs_and_estimates_what_is_left():
         "[grid] 4/10 complete, 1 failed · running grid-hinge-s2 (hinge, seed 2, 2 min) · "
         "4 queued · ETA 40 min"
     )
-    progress.jobs = 2
-    assert progress.eta_seconds() == pytest.approx(1190.0)
+    progress.jobs = 2  # worker A: 500, 500 (1,000 s); B: 380 left, 500, 500 (1,380 s)
+    assert progress.eta_seconds() == pytest.approx(1380.0)
     assert "ETA after the first run" in Progress(total=3, queued=3).line("grid", {})
 
 
@@ -75,6 +75,10 @@ def test_the_eta_near_the_end_is_the_longest_run_left_not_work_over_idle_workers
     assert progress.eta_seconds() == pytest.approx(600.0)
     progress.queued, progress.running = 0, {"grid-hinge-s3": 100.0, "grid-wgan-s3": 500.0}
     assert progress.eta_seconds() == pytest.approx(500.0)  # the one that started last
+    # Both workers nearly done and one run queued: it still needs a whole run.
+    progress.queued, progress.jobs = 1, 2
+    progress.running = {"grid-hinge-s3": 590.0, "grid-wgan-s3": 590.0}
+    assert progress.eta_seconds() == pytest.approx(610.0)
 
 
 class RacingQueue:

@@ -208,7 +208,7 @@ def test_a_record_that_fails_to_load_leaves_no_run_and_loads_next_time(tmp_path,
     assert all(seed.complete for seed in found(machine_b, experiment_b, study).values())
 
 
-def test_a_record_of_another_recipe_is_never_replaced(tmp_path, study):
+def test_a_record_of_another_recipe_is_never_replaced(tmp_path, study, monkeypatch):
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'a.db'}")
     experiment = fill(client, study)
     folder = tmp_path / "runs"
@@ -219,12 +219,17 @@ def test_a_record_of_another_recipe_is_never_replaced(tmp_path, study):
     record["params"]["train.loss"] = "minimax"
     record["params"]["train.added_later"] = "1"  # a param one side lacks is no difference
     old.write_text(json.dumps(record))
-    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    writes = []
+    monkeypatch.setattr(records, "save_json", lambda *args: writes.append(args))
     with pytest.raises(records.RecordError) as raised:
         save(client, experiment, study, folder)
     assert str(old) in str(raised.value) and "train.loss minimax -> hinge" in str(raised.value)
-    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before  # none written
-    record["params"]["train.loss"] = "hinge"
+    assert writes == []  # checked before any record was written
+    monkeypatch.undo()
+    record["status"] = "FAILED"  # a failed run of the old recipe measured nothing
+    old.write_text(json.dumps(record))
+    assert len(save(client, experiment, study, folder)) == 6
+    record["params"]["train.loss"], record["status"] = "hinge", "FINISHED"
     old.write_text(json.dumps(record))
     assert len(save(client, experiment, study, folder)) == 6  # the same recipe: replaced
 

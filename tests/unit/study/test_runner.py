@@ -220,3 +220,13 @@ def test_a_run_dvc_already_holds_as_an_experiment_stops_the_study_before_queuein
     message = str(raised.value)
     assert "tiny-broken-s2" in message and "dvc exp remove tiny-broken-s2" in message
     assert fake.queued == [] and fake.calls == [] and fake.started == 0
+
+
+def test_only_the_studys_own_runs_time_the_eta(setup):
+    runner, fake, _, client = setup
+    study = runner.study
+    seed_run(client, fake.experiment, run_params(study.params[("ok", 1)]), 4.0, name="tiny-ok-s1")
+    # A matching run made by hand (another experiment name) is complete but times nothing.
+    seed_run(client, fake.experiment, run_params(study.params[("ok", 2)]), 5.0, name="by-hand")
+    progress = runner._progress({}, runner._found(), jobs=1)
+    assert progress.complete == 2 and len(progress.durations) == 1

@@ -119,7 +119,7 @@ random:
         ("seeds: [1, 1]\npoints: [{name: a}]", "listed twice"),
         ("points: [{name: 'a b'}]", "a point needs a name"),
         ("points: [{name: a..b}]", "a point needs a name"),
-        ("points: [{name: hinge.lock}]", "a point needs a name"),
+        ("grid: {train.loss: [hinge], data.source: ['a..b']}", "cannot name a DVC experiment"),
         ("random: {samples: 2, axes: {train.beta_1: {log_uniform: [0.0, 0.5]}}}", "0 < low"),
         ("description: nothing", "no points"),
     ],
