@@ -179,10 +179,7 @@ def keep_worker_logs(repo: Path, stamp: str) -> list[tuple[Path, str]]:
             text = copy.read_text(errors="replace")
         except OSError:
             continue
-        lines = [line.strip() for line in text.splitlines()]
-        lines = [line for line in lines if line]
-        errors = [line for line in lines if "error" in line.lower()]
-        kept.append((copy, (errors or lines or ["(empty)"])[-1][:300]))
+        kept.append((copy, (error_lines(text)[-1:] or ["(empty)"])[0][:300]))
     return kept
 
 
@@ -228,9 +225,15 @@ def failure_log(repo: Path, task_id: str, dvc: str = "dvc") -> str:
         text = _run([dvc, "queue", "logs", task_id], repo, f"reading the log of {task_id}")
     except QueueError as error:
         return str(error)
+    return "\n".join(error_lines(text)[-LOG_TAIL_LINES:])
+
+
+def error_lines(text: str) -> list[str]:
+    """A log's lines that say "error" (each once, in order), or all its lines when none
+    does; blank lines dropped."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     errors = list(dict.fromkeys(line for line in lines if "error" in line.lower()))
-    return "\n".join((errors or lines)[-LOG_TAIL_LINES:])
+    return errors or lines
 
 
 def stop_tasks(

@@ -42,9 +42,7 @@ def study(raw_params):
 
 def result(study, name: str) -> RecipeResult:
     fids = FIDS[name]
-    values = {metric: dict(fids) for metric in RECIPE_METRICS}
-    values["fid"] = dict(fids)
-    return RecipeResult(study.point(name), values)
+    return RecipeResult(study.point(name), {metric: dict(fids) for metric in RECIPE_METRICS})
 
 
 def rows(markdown: str) -> dict[str, list[str]]:
