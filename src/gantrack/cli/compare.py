@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from gantrack import metric_table
+from gantrack.study.spec import shapes_runs
 from gantrack.study.statistics import summarise
 from gantrack.study.store import PARENT_TAG
 
@@ -43,9 +44,6 @@ KEY_METRICS = [
 # What a recipe's column gives over its seeds: keys of SeedSummary.as_dict().
 SEED_STATISTICS = ("median", "min", "max", "iqr")
 MAX_PARAM_PLOTS = 4
-# Params that shape no run's numbers (the gate is not a stage; file locations; where and
-# how runs are logged): left out of reproducing commands and of what tells recipes apart.
-NOT_RUN_PARAMS = ("gate.", "paths.", "mlflow.")
 # The GAN's seed: runs whose params differ only here are one recipe measured several times.
 SEED_PARAMS = ("train.seed",)
 SEED_METRICS = (
@@ -153,7 +151,7 @@ def reproducing_command(run: pd.Series, current: Mapping[str, Any]) -> str:
     changes = []
     for column, text in sorted(run.filter(regex=r"^params\.").items()):
         key = column[7:]
-        if key not in current or not isinstance(text, str) or key.startswith(NOT_RUN_PARAMS):
+        if key not in current or not isinstance(text, str) or not shapes_runs(key):
             continue
         value = override_value(text)
         if value != _yaml_flow(current[key]):
@@ -199,16 +197,16 @@ def metric_against_param(ranked: pd.DataFrame, metric: str, param: str) -> pd.Da
 def recipe_columns(runs: pd.DataFrame, seed_params: Sequence[str] = SEED_PARAMS) -> list[str]:
     """The ``params.*`` columns that tell recipes apart: those that differ between runs,
     less the seed params (runs that differ only in those are one recipe), the params that
-    shape no run's numbers (:data:`NOT_RUN_PARAMS`), and a param with one value wherever it
-    was logged: a key added to ``params.yaml`` after the other runs, which ran with what it
-    now makes explicit (that holds for gantrack's own additions; say so in a param's
-    comment when it does not)."""
+    shape no run's numbers (:func:`gantrack.study.spec.shapes_runs`), and a param with one
+    value wherever it was logged: a key added to ``params.yaml`` after the other runs, which
+    ran with what it now makes explicit (that holds for gantrack's own additions; say so in
+    a param's comment when it does not)."""
     seeds = {f"params.{name}" for name in seed_params}
     return [
         column
         for column in runs.filter(regex=r"^params\.").columns
         if column not in seeds
-        and not column[len("params.") :].startswith(NOT_RUN_PARAMS)
+        and shapes_runs(column[len("params.") :])
         and runs[column].nunique(dropna=True) > 1
     ]
 

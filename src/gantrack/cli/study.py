@@ -264,9 +264,11 @@ def _store(params_file: Path, load_saved: bool = False):
     from gantrack.config import load_params
     from gantrack.study.spec import run_params
     from gantrack.tracking.context import default_tracking_uri
+    from gantrack.tracking.store import LockRetryingClient
 
     context = tracking_context()
-    client = MlflowClient(tracking_uri=context.tracking_uri)
+    # Queue workers' stages write to the same sqlite store while the study records recipes.
+    client = LockRetryingClient(MlflowClient(tracking_uri=context.tracking_uri))
     experiment = client.get_experiment_by_name(context.experiment_name)
     if experiment is None:
         location = None

@@ -21,7 +21,7 @@ from gantrack.gate.seed_sets import (
     read_seed_set,
     seed_from_metrics,
 )
-from gantrack.study.spec import SEED_PARAM, recipe_params
+from gantrack.study.spec import SEED_PARAM, is_recipe_param, recipe_params
 
 SEED_RUNS_TAG = "gantrack.gate.seed_runs"
 COMMIT_TAG = "gantrack.gate.commit"
@@ -83,11 +83,7 @@ def champion_seed_set(client, model_name: str, network: str) -> SeedSet:
         )
     version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
     source = client.get_run(version.run_id)
-    expected = {
-        key: value
-        for key, value in source.data.params.items()
-        if key != SEED_PARAM and not key.startswith(("gate.", "paths.", "mlflow."))
-    }
+    expected = {key: value for key, value in source.data.params.items() if is_recipe_param(key)}
     runs = [
         run
         for run in all_runs(client, source.info.experiment_id)

@@ -29,7 +29,7 @@ from typing import Any
 
 from gantrack.errors import GantrackError
 from gantrack.io import MISSING_VALUES, load_json, save_json
-from gantrack.study.spec import NOT_RUN_PARAMS, SEED_PARAM
+from gantrack.study.spec import is_recipe_param
 from gantrack.tracking.limits import log_in_batches
 from gantrack.tracking.provenance import cpu_description
 
@@ -149,9 +149,7 @@ def _check_same_recipe(path: Path, record: Mapping[str, Any]) -> None:
         return  # a failed or stopped run measured nothing
     old, new = saved["params"], record["params"]
     differ = sorted(
-        key
-        for key in old.keys() & new.keys()
-        if old[key] != new[key] and key != SEED_PARAM and not key.startswith(NOT_RUN_PARAMS)
+        key for key in old.keys() & new.keys() if old[key] != new[key] and is_recipe_param(key)
     )
     if differ:
         changes = ", ".join(f"{key} {old[key]} -> {new[key]}" for key in differ[:5])

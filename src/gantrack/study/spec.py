@@ -181,18 +181,26 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
     )
 
 
+def shapes_runs(key: str) -> bool:
+    """Whether the flattened param ``key`` can change a run's numbers (it is not in one of
+    the :data:`NOT_RUN_PARAMS` sections)."""
+    return not key.startswith(NOT_RUN_PARAMS)
+
+
+def is_recipe_param(key: str) -> bool:
+    """Whether ``key`` tells recipes apart: it shapes a run's numbers and is not the seed
+    (runs that differ only in the seed are one recipe measured again)."""
+    return shapes_runs(key) and key != SEED_PARAM
+
+
 def run_params(params: Params) -> dict[str, str]:
     """The params that shape a run's numbers, as MLflow logs them (``str`` of each value)."""
-    return {
-        key: str(value)
-        for key, value in flatten_params(params).items()
-        if not key.startswith(NOT_RUN_PARAMS)
-    }
+    return {key: str(value) for key, value in flatten_params(params).items() if shapes_runs(key)}
 
 
 def recipe_params(params: Params) -> dict[str, str]:
     """:func:`run_params` less the seed: what every seed of one recipe shares."""
-    return {key: value for key, value in run_params(params).items() if key != SEED_PARAM}
+    return {key: value for key, value in run_params(params).items() if is_recipe_param(key)}
 
 
 # ---- the parts of a study file -------------------------------------------------------

@@ -1,8 +1,9 @@
 """Reaching the MLflow store: whether a server answers, retries while a sqlite store is
 locked, and bounds on MLflow's HTTP calls.
 
-Opening a run retries while a sqlite store is locked (parallel queue workers), and a
-tracking server is checked with a short timeout before a stage does any work.
+Opening a run retries while a sqlite store is locked (parallel queue workers), as does
+every call of a study's client, and a tracking server is checked with a short timeout
+before a stage does any work.
 """
 
 from __future__ import annotations
@@ -75,6 +76,26 @@ def retry_when_locked(
         raise AssertionError("unreachable")
 
     return retrying
+
+
+class LockRetryingClient:
+    """An MLflow client whose every call is :func:`retry_when_locked`.
+
+    For a process that writes to the store while queue workers' stages write to it too (a
+    study recording its recipes). Every call qualifies: a read cannot be half done, and a
+    write that met the lock was rolled back, so calling it again cannot write twice.
+    Attributes that are not callable pass through unchanged.
+    """
+
+    def __init__(self, client, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._sleep = sleep
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        return retry_when_locked(attribute, sleep=self._sleep)
 
 
 def is_server(tracking_uri: str) -> bool:

@@ -3,7 +3,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gantrack.study.spec import StudyError, load_study, parse_study, recipe_params, run_params
+from gantrack.study.spec import (
+    StudyError,
+    is_recipe_param,
+    load_study,
+    parse_study,
+    recipe_params,
+    run_params,
+    shapes_runs,
+)
 
 
 def study(raw_params, text: str):
@@ -50,6 +58,13 @@ def test_recipe_params_leave_out_the_seed_and_what_shapes_no_number(raw_params):
     assert run_params(params)["train.loss"] == "hinge"
     assert "train.seed" not in recipe_params(params)
     assert not [key for key in run_params(params) if key.startswith(("mlflow.", "paths."))]
+
+
+def test_one_rule_tells_recipes_apart():
+    assert is_recipe_param("train.loss") and is_recipe_param("data.dataset")
+    assert shapes_runs("train.seed") and not is_recipe_param("train.seed")
+    for key in ("gate.seeds", "paths.samples", "mlflow.registered_model"):
+        assert not shapes_runs(key) and not is_recipe_param(key)
 
 
 def test_a_grid_is_every_combination_named_by_its_values(raw_params):

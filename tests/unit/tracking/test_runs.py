@@ -18,7 +18,12 @@ from gantrack.tracking.log import log_metrics
 from gantrack.tracking.provenance import CPU_TAG, run_name
 from gantrack.tracking.runs import EXECUTION_KEY_TAG, LOCK_TAG, stage_run
 from gantrack.tracking.services import free_port
-from gantrack.tracking.store import TrackingStoreError, check_tracking_server, retry_when_locked
+from gantrack.tracking.store import (
+    LockRetryingClient,
+    TrackingStoreError,
+    check_tracking_server,
+    retry_when_locked,
+)
 
 
 def test_context_defaults_to_sqlite_at_dvc_root(tmp_path):
@@ -208,6 +213,33 @@ def test_retry_gives_up_after_its_attempts_and_passes_other_errors():
     assert len(waits) == 2  # no retry for an error that waiting cannot fix
     with pytest.raises(ValueError, match="attempts"):
         retry_when_locked(broken, attempts=0)
+
+
+def test_lock_retrying_client_retries_each_call_and_passes_the_rest_through():
+    class Client:
+        tracking_uri = "sqlite:///store.db"
+
+        def __init__(self):
+            self.calls = []
+
+        def set_tag(self, run_id, key, value):
+            self.calls.append((run_id, key, value))
+            if len(self.calls) < 3:
+                raise MlflowException("failed") from sqlite3.OperationalError("database is locked")
+            return "done"
+
+        def get_run(self, run_id):
+            raise MlflowException(f"RESOURCE_DOES_NOT_EXIST: {run_id}")
+
+    waits = []
+    inner = Client()
+    client = LockRetryingClient(inner, sleep=waits.append)
+    assert client.set_tag("r1", "k", "v") == "done"
+    assert inner.calls == [("r1", "k", "v")] * 3 and len(waits) == 2
+    assert client.tracking_uri == "sqlite:///store.db"
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST: r2"):
+        client.get_run("r2")
+    assert len(waits) == 2  # not retried: waiting cannot fix it
 
 
 def test_retry_outlasts_a_real_lock_held_by_another_connection(tmp_path):
