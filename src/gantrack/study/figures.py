@@ -15,6 +15,9 @@ from gantrack.metric_table import metric
 from gantrack.study.results import RecipeResult, curve_band
 
 JITTER = 0.12
+# A seed that collapsed (FID 260 beside recipes at 2 to 10) squeezes every other box into a
+# line on a linear axis: above this ratio of the largest to the smallest value, log scale.
+LOG_SCALE_SPAN = 20.0
 
 
 def figure_png(figure: Figure) -> bytes:
@@ -23,9 +26,18 @@ def figure_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def wants_log_scale(values: Sequence[float], span: float = LOG_SCALE_SPAN) -> bool:
+    """Whether the finite ``values`` are all positive and the largest is more than ``span``
+    times the smallest (a log axis cannot show 0 or a negative KID estimate)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return bool(finite.size) and bool(finite.min() > 0) and finite.max() > span * finite.min()
+
+
 def seed_boxes(results: Sequence[RecipeResult], name: str, reference: str) -> bytes:
     """One row per recipe (in ``results``' order): a box of ``name`` over its seeds with
-    every seed drawn as a point on it; the reference recipe's median as a dashed line."""
+    every seed drawn as a point on it; the reference recipe's median as a dashed line. The
+    axis is logarithmic when the values span more than :data:`LOG_SCALE_SPAN`."""
     entry = metric(name)
     figure = Figure(figsize=(7.5, 0.42 * len(results) + 1.2))
     axes = figure.add_subplot()
@@ -59,8 +71,12 @@ def seed_boxes(results: Sequence[RecipeResult], name: str, reference: str) -> by
     labels = [f"{result.name} ({len(result.complete_seeds)})" for result in results]
     axes.set_yticks(positions, labels, fontsize="small")
     better = f" ({entry.better} is better)" if entry.better else ""
-    axes.set_xlabel(f"{entry.label} over seeds{better}; dashed: {reference}'s median")
-    axes.grid(axis="x", alpha=0.3)
+    scale = ""
+    if wants_log_scale([value for result in results for value in result.seed_values(name)]):
+        axes.set_xscale("log")
+        scale = ", log scale"
+    axes.set_xlabel(f"{entry.label} over seeds{better}{scale}; dashed: {reference}'s median")
+    axes.grid(axis="x", which="both", alpha=0.3)
     return figure_png(figure)
 
 

@@ -31,6 +31,11 @@ from gantrack.study.spec import Study
 from gantrack.study.statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, MIN_SEEDS_TO_RANK
 
 FIGURE_METRICS = ("fid", "inception_score", "kid", "recall")
+SEEDS_CAPTION = (
+    "A run is named by the id it was first logged with, which its saved record keeps "
+    "(`runs/<recipe>-s<seed>.json`); a store that loaded the record tags its copy "
+    "`gantrack.study.origin_run` with that id."
+)
 
 
 def build_report(
@@ -83,7 +88,7 @@ def build_report(
         "",
     ]
     lines += _failures(ordered)
-    lines += ["## Seeds", "", _seed_table(ordered), "", _caveats(), ""]
+    lines += ["## Seeds", "", SEEDS_CAPTION, "", _seed_table(ordered), "", _caveats(), ""]
     summary = _summary(study, ordered, reference, top)
     return "\n".join(lines), pictures, summary
 

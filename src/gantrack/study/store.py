@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gantrack.metric_table import RECIPE_METRICS
-from gantrack.study.records import SAVED_ON_TAG
+from gantrack.study.records import SAVED_ON_TAG, original_run_id
 from gantrack.study.spec import Point, Study, recipe_params, run_params
 from gantrack.study.statistics import summarise
 from gantrack.tracking.limits import MAX_PARAM_VALUE_LENGTH, SEARCH_PAGE_SIZE, log_in_batches
@@ -270,7 +270,8 @@ def recipe_results(client, study: Study, found: Mapping[tuple[str, int], SeedRun
             if seed_run.complete:
                 for name in RECIPE_METRICS:
                     values[name][seed] = seed_run.value(metric_key(name))
-                run_ids[seed] = seed_run.run.info.run_id
+                # as first logged: a report rebuilt from saved runs names the same ids
+                run_ids[seed] = original_run_id(seed_run.run)
                 curves[seed] = steps_curve(client, seed_run.run)
                 machines[seed] = machine(seed_run.run)
             elif seed_run.error:

@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 from support.study_runs import STUDY, current, fill, seed_run
 
 from gantrack.study import store
+from gantrack.study.records import ORIGIN_TAG
 from gantrack.study.report import build_report
 from gantrack.study.spec import parse_study, run_params
 
@@ -140,3 +141,16 @@ def test_the_report_marks_failures_and_reads_curves_by_generator_step(client, st
     assert not summary["recipes"]["hinge"]["ranked"]  # 2 complete seeds of 3
     assert {"seeds_fid.png", "budget_fid.png"} <= set(pictures)
     assert all(data.startswith(b"\x89PNG") for data in pictures.values())
+
+
+def test_the_report_names_a_loaded_run_by_the_id_it_was_first_logged_with(client, study):
+    experiment = fill(client, study)
+    runs = store.all_runs(client, experiment)
+    loaded = next(run for run in runs if run.info.run_name == "grid-hinge-s2")
+    client.set_tag(loaded.info.run_id, ORIGIN_TAG, "0123456789abcdef")
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    results = {result.name: result for result in store.recipe_results(client, study, found)}
+    assert results["hinge"].run_ids[2] == "0123456789abcdef"
+    assert results["hinge"].run_ids[1] == found[("hinge", 1)].run.info.run_id
+    markdown, _, _ = build_report(study, list(results.values()))
+    assert "| `hinge` | 2 |" in markdown and "`01234567` |" in markdown
