@@ -26,9 +26,15 @@ from gantrack.study.results import (
     compare,
     error_summary,
     order,
+    seeds_wanted,
 )
 from gantrack.study.spec import Study
-from gantrack.study.statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, MIN_SEEDS_TO_RANK
+from gantrack.study.statistics import (
+    BOOTSTRAP_RESAMPLES,
+    CONFIDENCE,
+    MIN_SEEDS_TO_RANK,
+    SEEDS_TO_DECIDE,
+)
 
 FIGURE_METRICS = ("fid", "inception_score", "kid", "recall")
 SEEDS_CAPTION = (
@@ -67,6 +73,7 @@ def build_report(
         "",
         _recipe_table(study, ordered, reference),
         "",
+        *_seeds_wanted(ordered, reference),
     ]
     for title, against in (
         (f"the best recipe, `{top.name}`" if top else "", top),
@@ -91,6 +98,22 @@ def build_report(
     lines += ["## Seeds", "", SEEDS_CAPTION, "", _seed_table(ordered), "", _caveats(), ""]
     summary = _summary(study, ordered, reference, top)
     return "\n".join(lines), pictures, summary
+
+
+def _seeds_wanted(ordered: Sequence[RecipeResult], reference: RecipeResult) -> list[str]:
+    wanted = seeds_wanted(ordered, reference)
+    if not wanted:
+        return []
+    names = ", ".join(
+        f"`{result.name}` ({len(result.complete_seeds)} complete)" for result in wanted
+    )
+    return [
+        f"**More seeds would decide**: {names}. Each is the reference or a recipe whose FID "
+        f"cannot yet be told from `{reference.name}`'s; a comparison within reach is "
+        f"measured to {SEEDS_TO_DECIDE} seeds a side. List {SEEDS_TO_DECIDE} seeds for "
+        "their points in the study file and run it again: only the new seeds are queued.",
+        "",
+    ]
 
 
 def _overview(study: Study, results: Sequence[RecipeResult]) -> str:
@@ -236,6 +259,7 @@ def _summary(study: Study, ordered, reference, top) -> dict[str, Any]:
         "reference": reference.name,
         "best": top.name if top else None,
         "base": base_params(study),
+        "seeds_wanted": [result.name for result in seeds_wanted(ordered, reference)],
         "recipes": recipes,
     }
 

@@ -16,6 +16,7 @@ from gantrack.metric_table import RECIPE_METRICS, direction
 from gantrack.study.spec import BUDGET_KEYS, SEED_PARAM, Point, Study
 from gantrack.study.statistics import (
     MIN_SEEDS_TO_RANK,
+    SEEDS_TO_DECIDE,
     RecipeComparison,
     SeedSummary,
     compare_recipes,
@@ -90,6 +91,30 @@ def compare(
     return compare_recipes(
         result.seed_values(metric), other.seed_values(metric), direction(metric), seed=seed
     )
+
+
+def seeds_wanted(
+    results: Sequence[RecipeResult],
+    reference: RecipeResult,
+    metric: str = RANKING_METRIC,
+    enough: int = SEEDS_TO_DECIDE,
+) -> list[RecipeResult]:
+    """The recipes within reach of ``reference`` that have too few seeds to tell: each
+    ranked recipe whose ``metric`` is indistinguishable from the reference's while either
+    side has fewer than ``enough`` complete seeds; the reference too when it is short.
+
+    These are the comparisons more seeds can still decide; a recipe already better or
+    worse, or one not yet ranked (first give it :data:`MIN_SEEDS_TO_RANK`), is not listed.
+    """
+    close = [
+        result
+        for result in results
+        if result is not reference
+        and result.ranked
+        and compare(result, reference, metric).verdict == "indistinguishable"
+    ]
+    sides = [reference, *close] if close else []
+    return [result for result in sides if len(result.complete_seeds) < enough]
 
 
 def comparisons(

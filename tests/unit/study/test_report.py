@@ -1,5 +1,6 @@
 """The study report from hand-made recipe results: no store, no queue."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ import yaml
 
 from gantrack.metric_table import RECIPE_METRICS
 from gantrack.study.report import build_report
-from gantrack.study.results import RecipeResult, base_params, changed_params
+from gantrack.study.results import RecipeResult, base_params, changed_params, seeds_wanted
 from gantrack.study.spec import parse_study
 
 STUDY = """
@@ -81,3 +82,33 @@ def test_recipes_are_ranked_by_median_fid_and_never_on_too_few_seeds(study):
     assert table["hinge"][-1] == "**worse**"
     assert summary["best"] == "average"
     assert "## Against the best recipe, `average`" in markdown
+
+
+def test_recipes_the_reference_cannot_be_told_from_are_asked_for_more_seeds(study):
+    results = {name: result(study, name) for name in FIDS}
+    # average: indistinguishable at 3 seeds a side; hinge: worse; narrow: not ranked yet.
+    assert [r.name for r in seeds_wanted(list(results.values()), results["default"])] == [
+        "default",
+        "average",
+    ]
+    markdown, _, summary = build_report(study, list(results.values()))
+    assert summary["seeds_wanted"] == ["default", "average"]
+    assert "**More seeds would decide**: `default` (3 complete), `average` (3 complete)." in (
+        markdown
+    )
+    # With 5 seeds a side the comparison has what it needs, even if still undecided.
+    five = {seed: 4.0 + seed / 10 for seed in range(1, 6)}
+    for name in ("default", "average"):
+        point = replace(study.point(name), seeds=(1, 2, 3, 4, 5))
+        results[name] = RecipeResult(point, {metric: dict(five) for metric in RECIPE_METRICS})
+    assert seeds_wanted(list(results.values()), results["default"]) == []
+    # One side short: only that side is asked for seeds.
+    five_seeded = dict(results)
+    results["average"] = result(study, "average")
+    assert [r.name for r in seeds_wanted(list(results.values()), results["default"])] == ["average"]
+    five_seeded["default"] = result(study, "default")
+    assert [r.name for r in seeds_wanted(list(five_seeded.values()), five_seeded["default"])] == [
+        "default"
+    ]
+    markdown, _, _ = build_report(study, [result(study, name) for name in ("default", "hinge")])
+    assert "More seeds" not in markdown  # hinge is worse: nothing for seeds to decide
