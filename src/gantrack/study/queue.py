@@ -179,7 +179,8 @@ def keep_worker_logs(repo: Path, stamp: str) -> list[tuple[Path, str]]:
             text = copy.read_text(errors="replace")
         except OSError:
             continue
-        kept.append((copy, (error_lines(text)[-1:] or ["(empty)"])[0][:300]))
+        lines = error_lines(text)
+        kept.append((copy, lines[-1][:300] if lines else "(empty)"))
     return kept
 
 

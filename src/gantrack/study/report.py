@@ -52,6 +52,8 @@ def build_report(
     by_name = {result.name: result for result in results}
     reference = by_name[study.reference]
     top = best(results)
+    # Each comparison behind it is a bootstrap: found once for the page and the summary.
+    wanted = seeds_wanted(ordered, reference)
     pictures = {
         f"seeds_{name}.png": figures.seed_boxes(ordered, name, study.reference)
         for name in FIGURE_METRICS
@@ -73,7 +75,7 @@ def build_report(
         "",
         _recipe_table(study, ordered, reference),
         "",
-        *_seeds_wanted(ordered, reference),
+        *_seeds_wanted(wanted, reference),
     ]
     for title, against in (
         (f"the best recipe, `{top.name}`" if top else "", top),
@@ -96,12 +98,11 @@ def build_report(
     ]
     lines += _failures(ordered)
     lines += ["## Seeds", "", SEEDS_CAPTION, "", _seed_table(ordered), "", _caveats(), ""]
-    summary = _summary(study, ordered, reference, top)
+    summary = _summary(study, ordered, reference, top, wanted)
     return "\n".join(lines), pictures, summary
 
 
-def _seeds_wanted(ordered: Sequence[RecipeResult], reference: RecipeResult) -> list[str]:
-    wanted = seeds_wanted(ordered, reference)
+def _seeds_wanted(wanted: Sequence[RecipeResult], reference: RecipeResult) -> list[str]:
     if not wanted:
         return []
     names = ", ".join(
@@ -235,7 +236,7 @@ def _caveats() -> str:
     )
 
 
-def _summary(study: Study, ordered, reference, top) -> dict[str, Any]:
+def _summary(study: Study, ordered, reference, top, wanted) -> dict[str, Any]:
     recipes = {}
     for result in ordered:
         entry: dict[str, Any] = {
@@ -259,7 +260,7 @@ def _summary(study: Study, ordered, reference, top) -> dict[str, Any]:
         "reference": reference.name,
         "best": top.name if top else None,
         "base": base_params(study),
-        "seeds_wanted": [result.name for result in seeds_wanted(ordered, reference)],
+        "seeds_wanted": [result.name for result in wanted],
         "recipes": recipes,
     }
 
