@@ -21,12 +21,14 @@ from support.stall_proxy import StallProxy
 
 from gantrack.tracking.services import start_mlflow_server
 from gantrack.tracking.store import HTTP_REQUEST_BOUNDS
+from gantrack.tracking.tracker import DRAIN_TIMEOUT_S
 
 pytestmark = pytest.mark.slow
 EPOCHS = 6
 TRAIN = [str(BIN / "dvc"), "repro", "--force", "--single-item", "train"]
 # Timings differ between two runs of the same training; everything else must not.
 TIMING_METRICS = {"seconds", "images_per_second", "training_seconds", "training_images_per_second"}
+REQUEST_TIMEOUT_S = float(HTTP_REQUEST_BOUNDS["MLFLOW_HTTP_REQUEST_TIMEOUT"])
 
 
 @pytest.fixture
@@ -58,6 +60,14 @@ def train_from_scratch(repo: Path, tracking_uri: str, during=None):
     seconds = time.monotonic() - started
     assert process.returncode == 0, f"{stdout}\n{stderr}"
     return subprocess.CompletedProcess(TRAIN, 0, stdout, stderr), seconds
+
+
+def logged_epoch_seconds(repo: Path) -> list[float]:
+    """Each epoch's seconds as the train stage logged them (the first includes tracing)."""
+    with open(repo / "reports" / "train_log.csv") as log:
+        epoch_seconds = [float(row["seconds"]) for row in csv.DictReader(log)]
+    assert len(epoch_seconds) == EPOCHS
+    return epoch_seconds
 
 
 def newest_run(url: str):
@@ -109,8 +119,13 @@ def test_a_killed_server_costs_no_training_and_sync_completes_the_run(repo, trac
     for output in ("generator/last.keras", "../reports/train_log.csv", "../reports/train_grid.png"):
         assert (repo / "models" / output).exists(), output
     print(f"train stage: {normal_seconds:.1f} s uninterrupted, {seconds:.1f} s server killed")
-    # No waiting on the dead server: MLflow's own retries took 538 s here.
-    assert seconds <= 1.2 * normal_seconds + 10, (seconds, normal_seconds)
+    # Training does not wait on the dead server: no epoch spends a request timeout.
+    epoch_seconds = logged_epoch_seconds(repo)
+    assert max(epoch_seconds[1:]) < REQUEST_TIMEOUT_S, epoch_seconds
+    # The stage's end retries the dead server twice (its last flush, the run's end) with
+    # bounded requests: 6 to 15 s more than the uninterrupted run, on a loaded CI machine
+    # too. With MLflow's unbounded retries each flush waits out its timeout: 55 s more.
+    assert seconds < normal_seconds + DRAIN_TIMEOUT_S, (seconds, normal_seconds)
 
     restart(server)  # back, on the same store
     client, found = newest_run(server.url)
@@ -133,12 +148,9 @@ def test_a_hung_server_does_not_slow_training(repo, tracking_server):
     try:
         result, _ = train_from_scratch(repo, proxy.url, during=proxy.stall)
         assert "records are spooled" in result.stderr
-        with open(repo / "reports" / "train_log.csv") as log:
-            epoch_seconds = [float(row["seconds"]) for row in csv.DictReader(log)]
-        assert len(epoch_seconds) == EPOCHS
+        epoch_seconds = logged_epoch_seconds(repo)
         # A logger that waited on the server would spend one request timeout in an epoch.
-        timeout = float(HTTP_REQUEST_BOUNDS["MLFLOW_HTTP_REQUEST_TIMEOUT"])
-        assert max(epoch_seconds[1:]) < timeout, epoch_seconds
+        assert max(epoch_seconds[1:]) < REQUEST_TIMEOUT_S, epoch_seconds
         proxy.resume()
         run([str(BIN / "python"), "-m", "gantrack", "sync"], repo, tracking_uri=proxy.url)
         assert len(histories(proxy.url)["d_loss"]) == EPOCHS
