@@ -23,7 +23,7 @@ from gantrack.study.results import (
     best,
     budget_text,
     changed_params,
-    compare,
+    comparisons,
     error_summary,
     order,
     seeds_wanted,
@@ -34,6 +34,7 @@ from gantrack.study.statistics import (
     CONFIDENCE,
     MIN_SEEDS_TO_RANK,
     SEEDS_TO_DECIDE,
+    RecipeComparison,
 )
 
 FIGURE_METRICS = ("fid", "inception_score", "kid", "recall")
@@ -52,8 +53,11 @@ def build_report(
     by_name = {result.name: result for result in results}
     reference = by_name[study.reference]
     top = best(results)
-    # Each comparison behind it is a bootstrap: found once for the page and the summary.
+    # Each comparison is a bootstrap: every recipe against the reference and against the
+    # best, on every metric, is found once here for the page's tables and the summary.
     wanted = seeds_wanted(ordered, reference)
+    against_reference = comparisons(ordered, reference)
+    against_best = comparisons(ordered, top) if top else {}
     pictures = {
         f"seeds_{name}.png": figures.seed_boxes(ordered, name, study.reference)
         for name in FIGURE_METRICS
@@ -73,17 +77,17 @@ def build_report(
         f"medians, its {CONFIDENCE:.0%} bootstrap interval, the Mann–Whitney p-value and the "
         "verdict (an interval that covers 0 is **indistinguishable**).",
         "",
-        _recipe_table(study, ordered, reference),
+        _recipe_table(study, ordered, reference, against_reference),
         "",
         *_seeds_wanted(wanted, reference),
     ]
-    for title, against in (
-        (f"the best recipe, `{top.name}`" if top else "", top),
-        (f"the reference, `{reference.name}`", reference),
+    for title, against, table in (
+        (f"the best recipe, `{top.name}`" if top else "", top, against_best),
+        (f"the reference, `{reference.name}`", reference, against_reference),
     ):
         if against is None:
             continue
-        lines += [f"## Against {title}", "", _comparison_table(ordered, against), ""]
+        lines += [f"## Against {title}", "", _comparison_table(ordered, against, table), ""]
     lines += ["## Each seed", ""]
     lines += [f"![{metric(name).label} over seeds](seeds_{name}.png)\n" for name in FIGURE_METRICS]
     lines += [
@@ -98,7 +102,8 @@ def build_report(
     ]
     lines += _failures(ordered)
     lines += ["## Seeds", "", SEEDS_CAPTION, "", _seed_table(ordered), "", _caveats(), ""]
-    summary = _summary(study, ordered, reference, top, wanted)
+    tables = {"vs_reference": against_reference, "vs_best": against_best}
+    summary = _summary(study, ordered, reference, top, tables, wanted)
     return "\n".join(lines), pictures, summary
 
 
@@ -142,7 +147,12 @@ def _changes(changes: Mapping[str, Any]) -> str:
     return ", ".join(f"`{key}={value}`" for key, value in changes.items())
 
 
-def _recipe_table(study: Study, ordered: Sequence[RecipeResult], reference) -> str:
+def _recipe_table(
+    study: Study,
+    ordered: Sequence[RecipeResult],
+    reference: RecipeResult,
+    against_reference: Mapping[str, Mapping[str, RecipeComparison]],
+) -> str:
     header = ["rank", "recipe", "changes", "budget", "seeds"]
     header += [f"{metric(name).label} median [min, max]" for name in RECIPE_METRICS]
     header += ["FID vs reference", "p", "verdict"]
@@ -159,13 +169,17 @@ def _recipe_table(study: Study, ordered: Sequence[RecipeResult], reference) -> s
         if result is reference:
             row += ["reference", "", ""]
         else:
-            comparison = compare(result, reference, RANKING_METRIC)
+            comparison = against_reference[result.name][RANKING_METRIC]
             row += [_interval(comparison), _p(comparison.p_value), _verdict(comparison.verdict)]
         rows.append(row)
     return _markdown(header, rows)
 
 
-def _comparison_table(ordered: Sequence[RecipeResult], against: RecipeResult) -> str:
+def _comparison_table(
+    ordered: Sequence[RecipeResult],
+    against: RecipeResult,
+    table: Mapping[str, Mapping[str, RecipeComparison]],
+) -> str:
     header = ["recipe"] + [metric(name).label for name in RECIPE_METRICS]
     rows = []
     for result in ordered:
@@ -173,7 +187,7 @@ def _comparison_table(ordered: Sequence[RecipeResult], against: RecipeResult) ->
             continue
         cells = []
         for name in RECIPE_METRICS:
-            comparison = compare(result, against, name)
+            comparison = table[result.name][name]
             cells.append(
                 f"{_interval(comparison)} p {_p(comparison.p_value)} {_verdict(comparison.verdict)}"
             )
@@ -236,7 +250,16 @@ def _caveats() -> str:
     )
 
 
-def _summary(study: Study, ordered, reference, top, wanted) -> dict[str, Any]:
+def _summary(
+    study: Study,
+    ordered: Sequence[RecipeResult],
+    reference: RecipeResult,
+    top: RecipeResult | None,
+    tables: Mapping[str, Mapping[str, Mapping[str, RecipeComparison]]],
+    wanted: Sequence[RecipeResult],
+) -> dict[str, Any]:
+    """The page's numbers for programs; ``tables`` holds ``{"vs_reference": ..., "vs_best":
+    ...}``, each ``{recipe: {metric: comparison}}``."""
     recipes = {}
     for result in ordered:
         entry: dict[str, Any] = {
@@ -249,10 +272,11 @@ def _summary(study: Study, ordered, reference, top, wanted) -> dict[str, Any]:
             "machines": {str(seed): cpu for seed, cpu in sorted(result.machines.items())},
             "metrics": {name: _finite(result.summary(name).as_dict()) for name in RECIPE_METRICS},
         }
-        for label, against in (("vs_reference", reference), ("vs_best", top)):
-            if against is not None and result is not against:
+        for label, table in tables.items():
+            if result.name in table:
                 entry[label] = {
-                    name: _finite(vars(compare(result, against, name))) for name in RECIPE_METRICS
+                    name: _finite(vars(comparison))
+                    for name, comparison in table[result.name].items()
                 }
         recipes[result.name] = entry
     return {

@@ -112,3 +112,18 @@ def test_recipes_the_reference_cannot_be_told_from_are_asked_for_more_seeds(stud
     ]
     markdown, _, _ = build_report(study, [result(study, name) for name in ("default", "hinge")])
     assert "More seeds" not in markdown  # hinge is worse: nothing for seeds to decide
+
+
+def test_each_comparison_table_and_the_summary_are_against_their_own_recipe(study):
+    markdown, _, summary = build_report(study, [result(study, name) for name in FIDS])
+    best_section = markdown.split("## Against the best recipe")[1].split("## Against")[0]
+    reference_section = markdown.split("## Against the reference")[1].split("## Each seed")[0]
+    # hinge's median FID 45 against the best's (average) 4.4 and the reference's 4.5.
+    assert "| `hinge` | +40.6 [" in best_section and "`average` |" not in best_section
+    assert "| `hinge` | +40.5 [" in reference_section and "`default` |" not in reference_section
+    recipes = summary["recipes"]
+    assert recipes["hinge"]["vs_best"]["fid"]["difference"] == pytest.approx(40.6)
+    assert recipes["hinge"]["vs_reference"]["fid"]["difference"] == pytest.approx(40.5)
+    assert "vs_best" not in recipes["average"] and "vs_reference" not in recipes["default"]
+    assert set(recipes["average"]["vs_reference"]) == set(RECIPE_METRICS)
+    assert rows(markdown)["hinge"][-3].startswith("+40.5 [")  # the recipe table: reference
