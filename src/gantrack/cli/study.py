@@ -10,6 +10,7 @@ on other machines count as done.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="queue what the store lacks, run it, record recipes")
     run.add_argument("study", type=Path, help="the study file, e.g. studies/grid.yaml")
     run.add_argument("-j", "--jobs", type=_positive, default=1, help="parallel DVC workers")
-    run.add_argument("--poll", type=float, default=15.0, metavar="S", help="seconds between looks")
+    run.add_argument(
+        "--poll", type=_seconds, default=15.0, metavar="S", help="seconds between looks"
+    )
     status = commands.add_parser("status", help="what is complete, failed, queued or not run")
     status.add_argument("study", type=Path)
     export = commands.add_parser(
@@ -76,6 +79,14 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    # checked here: a bad value would otherwise surface after the runs were queued
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
     return value
 
 
@@ -210,7 +221,9 @@ def export(study, arguments) -> int:
 def save(study, arguments) -> int:
     from gantrack.study import records, store
 
-    client, experiment_id, current = _store(arguments.params)
+    # the committed records first: a seed another machine completed is then this seed's
+    # run, not a failure of it this store holds
+    client, experiment_id, current = _store(arguments.params, load_saved=True)
     found = store.seed_runs(study, store.all_runs(client, experiment_id), current)
     saved = {record["run_id"] for record in records.read_records(_saved_folders())}
     folder = STUDY_REPORTS / study.name / "runs"
@@ -218,7 +231,8 @@ def save(study, arguments) -> int:
     complete = sum(seed.complete for seed in found.values())
     print(
         f"wrote {len(written)} run records to {folder}/ ({len(found) - len(written)} already "
-        f"saved or not run; {complete}/{len(found)} runs of {study.name} complete)"
+        f"saved, not run, or failed here where a complete record is kept; "
+        f"{complete}/{len(found)} runs of {study.name} complete)"
     )
     return EXIT_DONE
 

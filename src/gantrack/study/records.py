@@ -122,9 +122,10 @@ def save_records(
     """Write a record for every seed run that has a run (complete or failed) and is not
     among ``saved`` (original run ids already in a record); the paths written. A record
     of the same (point, seed) and recipe is replaced: a failed seed rerun and now
-    complete. A complete one of another recipe (the point's params were edited since) is
-    refused, before anything is written: replacing it would drop a committed
-    measurement."""
+    complete. A FINISHED record is never replaced by a run that is not (another machine's
+    measurement, pulled, against this store's failure of the same seed): it is kept. A
+    complete one of another recipe (the point's params were edited since) is refused,
+    before anything is written: replacing it would drop a committed measurement."""
     saved = set(saved)
     pending = []
     for seed_run in seed_runs:
@@ -134,17 +135,20 @@ def save_records(
         path = record_path(folder, seed_run.point, seed_run.seed)
         record = run_record(client, run, study, seed_run.point, seed_run.seed)
         if path.exists():
-            _check_same_recipe(path, record)
+            committed = check_record(load_json(path), path)
+            if committed["status"] == "FINISHED" and record["status"] != "FINISHED":
+                continue
+            _check_same_recipe(path, committed, record)
         pending.append((path, record))
     for path, record in pending:
         save_json(record, path)
     return [path for path, _ in pending]
 
 
-def _check_same_recipe(path: Path, record: Mapping[str, Any]) -> None:
-    """Refuse to replace ``path`` when its run logged other values of the params both runs
-    hold (a param only one holds came or went with a version of the config)."""
-    saved = check_record(load_json(path), path)
+def _check_same_recipe(path: Path, saved: Mapping[str, Any], record: Mapping[str, Any]) -> None:
+    """Refuse to replace ``saved`` (read from ``path``) when its run logged other values of
+    the params both runs hold (a param only one holds came or went with a version of the
+    config)."""
     if saved["status"] != "FINISHED":
         return  # a failed or stopped run measured nothing
     old, new = saved["params"], record["params"]

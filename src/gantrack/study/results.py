@@ -63,8 +63,9 @@ class RecipeResult:
 
     @property
     def ranked(self) -> bool:
-        """Rankings never rest on one seed: at least MIN_SEEDS_TO_RANK complete ones."""
-        return len(self.complete_seeds) >= MIN_SEEDS_TO_RANK
+        """Rankings never rest on one seed: at least MIN_SEEDS_TO_RANK complete ones, each
+        with a finite value of the ranking metric (the store leaves a diverged seed out)."""
+        return self.summary(RANKING_METRIC).count >= MIN_SEEDS_TO_RANK
 
 
 def order(results: Sequence[RecipeResult], metric: str = RANKING_METRIC) -> list[RecipeResult]:

@@ -4,7 +4,8 @@
 truth: the store says which (point, seed) is complete (:mod:`gantrack.study.store`), the
 queue which is queued, running or failed (:mod:`gantrack.study.queue`). Nothing is kept
 in between, so a study stopped at any moment (Ctrl-C, a reboot) resumes by running the
-same command: complete seeds are skipped, failed ones retried, queued ones left queued.
+same command: complete seeds are skipped, failed ones retried, queued ones left queued,
+and a diverged one (finished with a NaN or infinite metric) kept as its recipe's result.
 """
 
 from __future__ import annotations
@@ -130,19 +131,22 @@ class StudyRunner:
         to_queue = [
             name
             for name, (point, seed) in self.names.items()
-            if not found[(point.name, seed)].complete
+            if not found[(point.name, seed)].settled
             and not statuses.get(name, set()) & set(IN_FLIGHT)
         ]
         complete = sum(seed.complete for seed in found.values())
+        diverged = sum(seed.diverged for seed in found.values())
+        in_flight = len(self.names) - complete - diverged - len(to_queue)
         self.say(
             f"study {self.study.name}: {len(self.study.points)} points, {len(self.names)} runs; "
-            f"{complete} complete in the store, {len(self.names) - complete - len(to_queue)} "
-            f"already queued, queueing {len(to_queue)}"
+            f"{complete} complete in the store"
+            + (f", {diverged} diverged (not run again)" if diverged else "")
+            + f", {in_flight} already queued, queueing {len(to_queue)}"
         )
         self._check_not_experiments_yet(to_queue)
         try:
             self._queue(to_queue, found)
-            if len(self.names) > complete:
+            if len(self.names) > complete + diverged:
                 dvc_queue.start_workers(self.repo, jobs, self.dvc)
             self._watch(jobs, poll_seconds)
         except KeyboardInterrupt:
@@ -202,10 +206,15 @@ class StudyRunner:
 
     def record(self, stopped: bool = False) -> Outcome:
         """One parent run per point, the seed runs nested under it."""
-        found = self._found()
+        runs = store.all_runs(self.client, self.experiment_id)
+        found = store.seed_runs(self.study, runs, self.current)
         parents = {}
         for point in self.study.points:
             seeds = [found[(point.name, seed)] for seed in point.seeds]
+            # another machine's share of the seeds, recorded in the same parent
+            recorded = store.recorded_seeds(self.client, self.experiment_id, self.study, point)
+            others = [seed for seed in recorded if seed not in point.seeds]
+            seeds += store.other_seed_runs(self.study, point, others, runs, self.current)
             if any(seed.run is not None for seed in seeds):
                 parents[point.name] = store.record_recipe(
                     self.client, self.experiment_id, self.study, point, seeds
@@ -265,6 +274,10 @@ class StudyRunner:
                 continue
             point, seed = self.names[name]
             seed_run = found[(point.name, seed)]
+            if seed_run.diverged:  # its error is its metrics, already on record
+                self.recorded_failures.add(name)
+                self.say(f"diverged: {name} ({point.name}, seed {seed}): {seed_run.error}")
+                continue
             if seed_run.complete or states & set(IN_FLIGHT):
                 continue
             if "Failed" in states:

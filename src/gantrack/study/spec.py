@@ -24,7 +24,9 @@ A study declares what to measure and nothing else::
 
 :func:`load_study` resolves every (point, seed) into a full, validated ``Params`` before
 anything is queued: an unknown param, a value the config refuses, an empty axis or a
-budget stated twice is one :class:`StudyError` naming the key. A point may carry a
+budget stated twice is one :class:`StudyError` naming the key. So is a recipe listed
+twice (two points whose params differ only where no number is shaped, or a random sample
+that draws one recipe again): both would be measured by the same runs. A point may carry a
 ``budget`` of its own (an equal-wall-time point) with a ``note`` saying why.
 """
 
@@ -121,11 +123,18 @@ def load_study(path: Path | str, params_file: Path | str = "params.yaml") -> Stu
         base = yaml.safe_load(Path(params_file).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise StudyError(f"{params_file}: cannot read the base params: {error}") from None
-    return parse_study(raw, base, name=path.stem, path=path)
+    return parse_study(raw, base, name=path.stem, path=path, params_source=str(params_file))
 
 
-def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path) -> Study:
-    """Validate a parsed study file against the parsed ``params.yaml`` ``base_params``."""
+def parse_study(
+    raw: Any,
+    base_params: Mapping[str, Any],
+    name: str,
+    path: Path,
+    params_source: str = "params.yaml",
+) -> Study:
+    """Validate a parsed study file against the parsed ``params.yaml`` ``base_params``
+    (read from ``params_source``, the name its errors give)."""
     if not isinstance(raw, dict):
         raise StudyError(f"{path}: expected a mapping of study keys, got {type(raw).__name__}")
     _check_keys(raw, STUDY_KEYS, str(path))
@@ -133,7 +142,10 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
         raise StudyError(
             f"{path}: the file's name {name!r} must be letters, digits, _ . - only (no '..')"
         )
-    known = flatten_params(parse_params(base_params, source="params.yaml"))
+    try:
+        known = flatten_params(parse_params(base_params, source=params_source))
+    except ConfigError as error:
+        raise StudyError(f"{error}; a study's points are changes to it, so mend it first") from None
     budget = _budget(raw.get("budget"), "budget")
     default_seeds = _seeds(raw.get("seeds"), "seeds")
     shared = _changes(raw.get("base") or {}, "base", known)
@@ -169,6 +181,7 @@ def parse_study(raw: Any, base_params: Mapping[str, Any], name: str, path: Path)
         for seed in seeds:
             params[(point.name, seed)] = _resolve(base_params, {**changes, SEED_PARAM: seed}, point)
         resolved.append(point)
+    _check_recipes_differ(resolved, params)
     return Study(
         name=name,
         path=path,
@@ -201,6 +214,27 @@ def run_params(params: Params) -> dict[str, str]:
 def recipe_params(params: Params) -> dict[str, str]:
     """:func:`run_params` less the seed: what every seed of one recipe shares."""
     return {key: value for key, value in run_params(params).items() if is_recipe_param(key)}
+
+
+def _check_recipes_differ(points: list[Point], params: Mapping[tuple[str, int], Params]) -> None:
+    """Two points of one recipe would be measured by the same seed runs (the store finds a
+    run by its params) and the report would compare the recipe with itself."""
+    seen: dict[tuple[tuple[str, str], ...], str] = {}
+    for point in points:
+        recipe = tuple(sorted(recipe_params(params[(point.name, point.seeds[0])]).items()))
+        if recipe in seen:
+            first = seen[recipe]
+            hint = (
+                "draw other values with another random.seed or fewer samples"
+                if first.startswith("random-") and point.name.startswith("random-")
+                else "remove one, or change what sets it apart"
+            )
+            raise StudyError(
+                f"points {first!r} and {point.name!r} are the same recipe (their params "
+                "differ only in the seed or in keys that shape no run: "
+                f"{', '.join(NOT_RUN_PARAMS)}); they would share one set of runs: {hint}"
+            )
+        seen[recipe] = point.name
 
 
 # ---- the parts of a study file -------------------------------------------------------
@@ -311,7 +345,9 @@ def _grid_points(raw: Any, known: Mapping[str, Any]) -> list[dict[str, Any]]:
         return []
     axes = _axes(raw, "grid", known)
     for key, values in axes.items():
-        if not isinstance(values, list) or not values:
+        if not isinstance(values, list):
+            raise StudyError(f"grid.{key}: expected a list of values, got {values!r}")
+        if not values:
             raise StudyError(f"grid.{key}: empty axis; list at least one value")
     points = []
     for combination in itertools.product(*axes.values()):
@@ -349,7 +385,9 @@ def _sampler(key: str, spec: Any):
         )
     ((kind, values),) = spec.items()
     _check_keys(spec, set(SAMPLERS), where)
-    if not isinstance(values, list) or not values:
+    if not isinstance(values, list):
+        raise StudyError(f"{where}.{kind}: expected a list, got {values!r}")
+    if not values:
         raise StudyError(f"{where}.{kind}: empty axis; list the values or [low, high]")
     if kind == "choice":
         return lambda rng: values[int(rng.integers(len(values)))]
@@ -362,12 +400,16 @@ def _sampler(key: str, spec: Any):
             if kind.startswith("log")
             else f"{where}.{kind}: expected low < high"
         )
+    if kind.endswith("int_uniform") and not all(float(value).is_integer() for value in values):
+        # a fractional bound would let a rounded draw land outside [low, high]
+        raise StudyError(f"{where}.{kind}: expected whole-number bounds, got {values}")
     if kind == "uniform":
         return lambda rng: float(rng.uniform(low, high))
     if kind == "log_uniform":
         return lambda rng: float(math.exp(rng.uniform(math.log(low), math.log(high))))
     if kind == "int_uniform":
         return lambda rng: int(rng.integers(int(low), int(high) + 1))
+    # rounding a log-uniform draw between whole-number bounds stays within them
     return lambda rng: round(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 

@@ -2,10 +2,14 @@
 
 A seed's run is found by what it *is*, not by its name: a FINISHED run whose params that
 shape numbers equal the point's (:func:`gantrack.study.spec.run_params`) and which holds
-every recipe metric. So a study reuses runs made before it existed, by another study or
-by hand, and a stopped study resumes where the store says it stopped. A param the run did
-not log (a key added to params.yaml since) matches only if the point keeps its
-params.yaml value: gantrack adds keys with the value that reproduces earlier runs.
+every recipe metric, each finite. So a study reuses runs made before it existed, by
+another study or by hand, and a stopped study resumes where the store says it stopped.
+A FINISHED run that logged a recipe metric as NaN or infinite *diverged*: the seed is
+failed with that as its error, left out of the recipe's numbers (the report lists it, so
+a median never rests on the surviving seeds unsaid) and not queued again, since the same
+seed diverges again. A param the run did not log (a key added to params.yaml since)
+matches only if the point keeps its params.yaml value: gantrack adds keys with the value
+that reproduces earlier runs.
 
 Each point becomes one *parent* run (the recipe): the recipe's params, and for every
 recipe metric its median, min, max and IQR over the complete seeds, as
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +30,7 @@ from typing import Any
 
 from gantrack.metric_table import RECIPE_METRICS
 from gantrack.study.records import SAVED_ON_TAG, original_run_id
-from gantrack.study.spec import Point, Study, recipe_params, run_params
+from gantrack.study.spec import SEED_PARAM, Point, Study, recipe_params, run_params
 from gantrack.study.statistics import summarise
 from gantrack.tracking.limits import MAX_PARAM_VALUE_LENGTH, SEARCH_PAGE_SIZE, log_in_batches
 from gantrack.tracking.provenance import CPU_TAG
@@ -66,6 +71,16 @@ class SeedRun:
     def complete(self) -> bool:
         return self.run is not None and is_complete(self.run)
 
+    @property
+    def diverged(self) -> bool:
+        """The run finished but logged a recipe metric that is not finite."""
+        return self.run is not None and is_diverged(self.run)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing to run again: complete, or diverged."""
+        return self.complete or self.diverged
+
     def value(self, key: str) -> float:
         if not self.complete:
             return float("nan")
@@ -79,7 +94,33 @@ def recipe_hash(params: Mapping[str, str]) -> str:
 
 
 def is_complete(run) -> bool:
-    """FINISHED, with every recipe metric (the evaluate stage ran to its end)."""
+    """FINISHED, with every recipe metric, each finite (the evaluate stage ran to its end
+    on a generator that had not diverged)."""
+    return _evaluated(run) and not not_finite(run)
+
+
+def is_diverged(run) -> bool:
+    """FINISHED, with every recipe metric, one or more NaN or infinite."""
+    return _evaluated(run) and bool(not_finite(run))
+
+
+def not_finite(run) -> dict[str, float]:
+    """The recipe metrics ``run`` logged as NaN or infinite: ``{key: value}``."""
+    metrics = run.data.metrics
+    keys = (metric_key(name) for name in RECIPE_METRICS)
+    return {key: metrics[key] for key in keys if key in metrics and not math.isfinite(metrics[key])}
+
+
+def divergence(run) -> str:
+    """The error of a diverged seed: which metrics were not finite."""
+    shown = ", ".join(f"{key} {value}" for key, value in not_finite(run).items())
+    return (
+        f"diverged: the run finished with {shown}; left out of the recipe's numbers and not "
+        "queued again (the same seed diverges again: delete its MLflow run to retry it)"
+    )
+
+
+def _evaluated(run) -> bool:
     metrics = run.data.metrics
     return run.info.status == "FINISHED" and all(
         metric_key(name) in metrics for name in RECIPE_METRICS
@@ -123,27 +164,48 @@ def seed_runs(
     study: Study, runs: Sequence, current: Mapping[str, str]
 ) -> dict[tuple[str, int], SeedRun]:
     """Each (point, seed) of ``study``: its complete run (the earliest, if several), else
-    its failed run's error, else nothing."""
+    its diverged run with :func:`divergence` as the error, else its failed run's error,
+    else nothing."""
     candidates = [run for run in runs if not is_parent(run)]
-    found = {}
-    for point, seed in study.tasks():
-        expected = run_params(study.params[(point.name, seed)])
-        matching = [run for run in candidates if matches(run, expected, current)]
-        complete = sorted(
-            (run for run in matching if is_complete(run)), key=lambda run: run.info.start_time
-        )
-        if complete:
-            found[(point.name, seed)] = SeedRun(point.name, seed, complete[0])
-            continue
-        name = point.experiment_name(study.name, seed)
-        failed = [
-            run
-            for run in matching
-            if run.info.status == "FAILED" and run.data.tags.get("dvc.experiment") == name
-        ]
-        error = failed[0].data.tags.get(ERROR_TAG, "the run ended FAILED") if failed else ""
-        found[(point.name, seed)] = SeedRun(point.name, seed, failed[0] if failed else None, error)
-    return found
+    return {
+        (point.name, seed): _seed_run(study, point, seed, candidates, current)
+        for point, seed in study.tasks()
+    }
+
+
+def other_seed_runs(
+    study: Study, point: Point, seeds: Iterable[int], runs: Sequence, current: Mapping[str, str]
+) -> list[SeedRun]:
+    """What the store holds for seeds of ``point``'s recipe that this study file does not
+    list (another machine's share of the seeds, recorded in the same parent)."""
+    candidates = [run for run in runs if not is_parent(run)]
+    return [_seed_run(study, point, seed, candidates, current) for seed in seeds]
+
+
+def _seed_run(
+    study: Study, point: Point, seed: int, candidates: Sequence, current: Mapping[str, str]
+) -> SeedRun:
+    """The complete run of (point, seed), the earliest if several; else its diverged run;
+    else its failed run with the error; else nothing."""
+    expected = run_params(study.params[(point.name, point.seeds[0])])
+    expected[SEED_PARAM] = str(seed)
+    matching = sorted(
+        (run for run in candidates if matches(run, expected, current)),
+        key=lambda run: run.info.start_time,
+    )
+    for run in matching:
+        if is_complete(run):
+            return SeedRun(point.name, seed, run)
+    for run in matching:
+        if is_diverged(run):
+            return SeedRun(point.name, seed, run, divergence(run))
+    name = point.experiment_name(study.name, seed)
+    for run in reversed(matching):  # the latest failure
+        if run.info.status == "FAILED" and run.data.tags.get("dvc.experiment") == name:
+            return SeedRun(
+                point.name, seed, run, run.data.tags.get(ERROR_TAG, "the run ended FAILED")
+            )
+    return SeedRun(point.name, seed)
 
 
 def seed_values(seeds: Iterable[SeedRun], name: str) -> list[float]:
@@ -171,7 +233,12 @@ def recipe_metrics(seeds: Sequence[SeedRun]) -> dict[str, float]:
 def record_recipe(
     client, experiment_id: str, study: Study, point: Point, seeds: Sequence[SeedRun]
 ) -> str:
-    """Create or update the point's parent run; nest its seed runs under it. Its id."""
+    """Create or update the point's parent run; nest its seed runs under it. Its id.
+
+    ``seeds`` are the point's seeds and any others the parent already records
+    (:func:`recorded_seeds`: machines sharing one store, each running its own share of
+    the seeds): the aggregates are over all of them, never only this file's share.
+    """
     params = recipe_params(study.params[(point.name, point.seeds[0])])
     fingerprint = recipe_hash(params)
     parent = _find_parent(client, experiment_id, study.name, point.name, fingerprint)
@@ -183,10 +250,14 @@ def record_recipe(
             RECIPE_TAG: fingerprint,
         }
         parent = client.create_run(experiment_id, run_name=f"{study.name}-{point.name}", tags=tags)
-        _log_params(client, parent.info.run_id, _params(params))
     run_id = parent.info.run_id
-    client.set_tag(run_id, SEEDS_TAG, ",".join(map(str, point.seeds)))
-    client.set_tag(run_id, NOTE_TAG, _note(study, point))
+    # Every time, not only at creation: a parent whose creation was cut off before its
+    # params were logged is found by its tags and would stay without them (MLflow takes
+    # a param logged again with the same value).
+    _log_params(client, run_id, _params(params))
+    listed = [*point.seeds, *sorted({seed.seed for seed in seeds} - set(point.seeds))]
+    client.set_tag(run_id, SEEDS_TAG, ",".join(map(str, listed)))
+    client.set_tag(run_id, NOTE_TAG, _note(study, point, listed))
     metrics = recipe_metrics(seeds)
     _log_metrics(client, run_id, metrics)
     ids = [seed.run.info.run_id for seed in seeds if seed.run is not None]
@@ -232,8 +303,16 @@ def _find_parent(client, experiment_id: str, study: str, point: str, fingerprint
     return found[0] if found else None
 
 
-def _note(study: Study, point: Point) -> str:
-    seeds = ", ".join(map(str, point.seeds))
+def recorded_seeds(client, experiment_id: str, study: Study, point: Point) -> list[int]:
+    """The seeds the point's parent run records (its :data:`SEEDS_TAG`); [] if none yet."""
+    params = recipe_params(study.params[(point.name, point.seeds[0])])
+    parent = _find_parent(client, experiment_id, study.name, point.name, recipe_hash(params))
+    text = parent.data.tags.get(SEEDS_TAG, "") if parent is not None else ""
+    return [int(seed) for seed in text.split(",") if seed.strip().isdigit()]
+
+
+def _note(study: Study, point: Point, seeds: Sequence[int]) -> str:
+    seeds = ", ".join(map(str, seeds))
     text = f"Recipe `{point.name}` of study `{study.name}` over seeds {seeds}."
     return f"{text} {point.note}" if point.note else text
 

@@ -234,5 +234,19 @@ def test_a_record_of_another_recipe_is_never_replaced(tmp_path, study, monkeypat
     assert len(save(client, experiment, study, folder)) == 6  # the same recipe: replaced
 
 
+def test_a_committed_complete_record_is_kept_against_a_failure_of_the_same_seed(tmp_path, study):
+    machine_b = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'b.db'}")
+    folder = tmp_path / "runs"
+    save(machine_b, fill(machine_b, study), study, folder)  # B's complete runs, committed
+    committed = (folder / "hinge-s3.json").read_text()
+    machine_a = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'a.db'}")
+    experiment_a = fill(machine_a, study, skip={("hinge", 3)})
+    store.record_failure(machine_a, experiment_a, study, study.point("hinge"), 3, "OOM")
+    saved = {record["run_id"] for record in records.read_records([folder])}
+    written = save(machine_a, experiment_a, study, folder, saved)
+    assert len(written) == 5 and folder / "hinge-s3.json" not in written  # A's own complete runs
+    assert (folder / "hinge-s3.json").read_text() == committed
+
+
 def test_no_folder_holds_no_records(tmp_path):
     assert records.read_records([tmp_path / "missing"]) == []

@@ -36,6 +36,7 @@ class FakeQueue:
         self.dies_after: int | None = None
         self.calls: list[tuple] = []  # (what, argument) in the order the runner called
         self.experiments: set[str] = set()  # names DVC holds as experiments of the commit
+        self.diverge: set[str] = set()  # names whose run finishes with a NaN FID
 
     def queue_experiment(self, repo, name, changes, dvc="dvc"):
         self.queued.append(name)
@@ -70,7 +71,8 @@ class FakeQueue:
                     seed_run(self.client, self.experiment, params, 0, "FAILED", task.name, False)
                     self.tasks[index] = Task(task.task_id, task.name, "Failed")
                 else:
-                    seed_run(self.client, self.experiment, params, 3.0 + seed, name=task.name)
+                    fid = float("nan") if task.name in self.diverge else 3.0 + seed
+                    seed_run(self.client, self.experiment, params, fid, name=task.name)
                     self.tasks[index] = Task(task.task_id, task.name, "Success")
                 if self.dies_after is not None:
                     self.dies_after -= 1
@@ -131,6 +133,24 @@ def test_a_rerun_skips_complete_seeds_and_retries_failed_ones(setup, tmp_path):
     failure = "failed: tiny-broken-s1 (broken, seed 1): ValueError: broken on purpose (task t5)"
     assert failure in lines
     assert (outcome.complete, outcome.failed) == (2, 2)
+
+
+def test_a_diverged_seed_is_failed_with_its_metrics_and_not_queued_again(setup, tmp_path):
+    runner, fake, lines, client = setup
+    fake.diverge = {"tiny-ok-s2"}
+    outcome = runner.run(jobs=1, poll_seconds=0)
+    assert (outcome.complete, outcome.failed) == (1, 3)
+    assert any(line.startswith("diverged: tiny-ok-s2 (ok, seed 2): diverged:") for line in lines)
+    parent = client.get_run(outcome.parents["ok"]).data.metrics
+    assert parent["evaluator.fid.median"] == 4.0  # seed 1 alone: the NaN is no value
+    assert (parent["seeds_complete"], parent["seeds_failed"]) == (1, 1)
+    fake.queued.clear()
+    again = StudyRunner(
+        runner.study, tmp_path, client, runner.experiment_id, runner.current, say=lines.append
+    )
+    again.run(jobs=1, poll_seconds=0)
+    assert fake.queued == ["tiny-broken-s1", "tiny-broken-s2"]  # not the diverged seed
+    assert any("1 complete in the store, 1 diverged (not run again)" in line for line in lines)
 
 
 def test_a_task_that_ends_while_the_study_starts_is_not_queued_again(setup, monkeypatch):
@@ -230,3 +250,28 @@ def test_only_the_studys_own_runs_time_the_eta(setup):
     seed_run(client, fake.experiment, run_params(study.params[("ok", 2)]), 5.0, name="by-hand")
     progress = runner._progress({}, runner._found(), jobs=1)
     assert progress.complete == 2 and len(progress.durations) == 1
+
+
+def test_machines_sharing_a_store_with_their_own_seeds_fill_one_parent(tmp_path, raw_params, setup):
+    _, _, _, client = setup
+    experiment = client.create_experiment("shared")
+    text = "budget: {steps: 10}\nseeds: [%s]\npoints: [{name: ok}]\n"
+    machine_a = parse_study(yaml.safe_load(text % "1, 2"), raw_params, "tiny", Path("t.yaml"))
+    machine_b = parse_study(yaml.safe_load(text % "3"), raw_params, "tiny", Path("t.yaml"))
+    for seed, fid in ((1, 3.0), (2, 5.0), (3, 4.0)):
+        params = run_params(machine_a.params[("ok", 1)]) | {"train.seed": str(seed)}
+        seed_run(client, experiment, params, fid, name=f"tiny-ok-s{seed}")
+    current = run_params(machine_a.params[("ok", 1)])
+    first = StudyRunner(machine_a, tmp_path, client, experiment, current, say=print).record()
+    last = StudyRunner(machine_b, tmp_path, client, experiment, current, say=print).record()
+    assert first.parents["ok"] == last.parents["ok"]  # one recipe, one parent
+    parent = client.get_run(last.parents["ok"])
+    metrics = parent.data.metrics
+    # over seeds 1, 2 and 3, not only the last machine's seed 3
+    assert (metrics["evaluator.fid.min"], metrics["evaluator.fid.max"]) == (3.0, 5.0)
+    assert metrics["seeds_complete"] == 3
+    assert parent.data.tags["gantrack.study.seeds"] == "3,1,2"
+    nested = client.search_runs(
+        [experiment], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    )
+    assert len(nested) == 3

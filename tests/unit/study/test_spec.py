@@ -137,6 +137,28 @@ random:
         ("grid: {train.loss: [hinge], data.source: ['a..b']}", "cannot name a DVC experiment"),
         ("random: {samples: 2, axes: {train.beta_1: {log_uniform: [0.0, 0.5]}}}", "0 < low"),
         ("description: nothing", "no points"),
+        # a scalar where a list of values belongs
+        ("grid: {train.batch_size: 8}", "grid.train.batch_size: expected a list of values"),
+        ("random: {samples: 1, axes: {train.beta_1: {choice: 0.5}}}", "expected a list"),
+        # whole-number samplers need whole-number bounds, or a draw lands outside them
+        (
+            "random: {samples: 1, axes: {train.latent_dim: {int_uniform: [1.5, 3]}}}",
+            "whole-number bounds",
+        ),
+        (
+            "random: {samples: 1, axes: {train.latent_dim: {log_int_uniform: [8.2, 8.9]}}}",
+            "whole-number bounds",
+        ),
+        # one recipe twice: the points would share their runs
+        (
+            "points: [{name: a, params: {train.loss: hinge}},"
+            " {name: b, params: {train.loss: hinge, mlflow.registered_model: null}}]",
+            "points 'a' and 'b' are the same recipe",
+        ),
+        (
+            "random: {samples: 3, axes: {train.beta_1: {choice: [0.0, 0.5]}}}",
+            "another random.seed",
+        ),
     ],
 )
 def test_a_bad_study_file_is_one_error_naming_the_key(raw_params, text, expected):
@@ -156,6 +178,27 @@ def test_load_study_names_the_study_by_its_file(tmp_path, repo_root):
     path.write_text("points: [")
     with pytest.raises(StudyError, match="not readable YAML"):
         load_study(path, repo_root / "params.yaml")
+
+
+def test_a_refused_params_file_is_a_study_error_naming_that_file(tmp_path, repo_root):
+    study_file = tmp_path / "losses.yaml"
+    study_file.write_text("budget: {steps: 10}\nseeds: [1]\npoints: [{name: a}]\n")
+    raw = yaml.safe_load((repo_root / "params.yaml").read_text())
+    raw["train"]["batch_size"] = -3
+    params_file = tmp_path / "other_params.yaml"
+    params_file.write_text(yaml.safe_dump(raw))
+    with pytest.raises(StudyError, match=r"other_params\.yaml") as error:
+        load_study(study_file, params_file)
+    assert "train.batch_size" in str(error.value)
+
+
+def test_a_grid_point_equal_to_a_listed_one_is_refused(raw_params):
+    batch = raw_params["train"]["batch_size"]
+    text = "budget: {steps: 10}\nseeds: [1]\npoints: [{name: default}]\n"
+    text += f"grid: {{train.batch_size: [{batch}, {batch * 2}]}}"
+    assert f"points 'default' and 'batch_size-{batch}' are the same recipe" in error_of(
+        raw_params, text
+    )
 
 
 def test_the_committed_studies_are_valid(repo_root):

@@ -98,6 +98,23 @@ def test_a_recipe_given_more_seeds_keeps_its_parent_and_says_its_seeds_now(
     assert "over seeds 1, 2, 3, 4, 5." in tags["mlflow.note.content"]
 
 
+def test_a_parent_cut_off_before_its_params_gets_them_when_recorded_again(client, study):
+    experiment = fill(client, study)
+    point = study.point("hinge")
+    params = store.recipe_params(study.params[("hinge", 1)])
+    tags = {
+        store.PARENT_TAG: "true",
+        store.STUDY_TAG: study.name,
+        store.POINT_TAG: point.name,
+        store.RECIPE_TAG: store.recipe_hash(params),
+    }
+    cut_off = client.create_run(experiment, run_name="grid-hinge", tags=tags)  # no params yet
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    seeds = [found[("hinge", seed)] for seed in point.seeds]
+    assert store.record_recipe(client, experiment, study, point, seeds) == cut_off.info.run_id
+    assert client.get_run(cut_off.info.run_id).data.params["train.loss"] == "hinge"
+
+
 def test_a_failure_is_recorded_on_its_run_or_on_a_run_made_for_it(client, study):
     experiment = fill(client, study, skip={("hinge", 2), ("hinge", 3)})
     params = run_params(study.params[("hinge", 2)])
@@ -115,6 +132,24 @@ def test_a_failure_is_recorded_on_its_run_or_on_a_run_made_for_it(client, study)
         )
     )
     assert parent.data.metrics["seeds_failed"] == 2 and parent.data.metrics["seeds_complete"] == 1
+
+
+def test_a_seed_that_finished_with_a_nan_metric_diverged_and_is_no_value(client, study):
+    experiment = fill(client, study, skip={("hinge", 3)})
+    diverged = seed_run(client, experiment, run_params(study.params[("hinge", 3)]), np.nan)
+    found = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    seed = found[("hinge", 3)]
+    assert seed.diverged and not seed.complete and seed.settled
+    assert seed.run.info.run_id == diverged.info.run_id
+    assert "diverged" in seed.error and "evaluator.fid nan" in seed.error
+    hinge = store.recipe_results(client, study, found)[1]
+    # two seeds survive: the recipe is listed with its failure, not ranked on them alone
+    assert hinge.complete_seeds == [1, 2] and not hinge.ranked
+    assert "evaluator.fid nan" in hinge.failed[3]
+    # a complete run of the same seed, when there is one, is the seed's run
+    seed_run(client, experiment, run_params(study.params[("hinge", 3)]), 12.0)
+    again = store.seed_runs(study, store.all_runs(client, experiment), current(study))
+    assert again[("hinge", 3)].complete and again[("hinge", 3)].error == ""
 
 
 def test_a_run_stopped_by_the_user_is_neither_complete_nor_failed(client, study):
