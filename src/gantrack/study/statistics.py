@@ -131,10 +131,9 @@ def rank_test(a: Sequence[float], b: Sequence[float]) -> float:
     a, b = finite(a), finite(b)
     if a.size == 0 or b.size == 0:
         return float("nan")
-    if math.comb(a.size + b.size, a.size) <= EXACT_RANK_TEST_SPLITS:
-        method = stats.PermutationMethod(n_resamples=np.inf)
-        return float(stats.mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
-    return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    exact = math.comb(a.size + b.size, a.size) <= EXACT_RANK_TEST_SPLITS
+    method = stats.PermutationMethod(n_resamples=np.inf) if exact else "auto"
+    return float(stats.mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
 
 
 @dataclass(frozen=True)
